@@ -1,0 +1,268 @@
+using System.Text.Json;
+
+namespace ApprovalFunctions.Engine.State;
+
+/// <summary>The lifecycle status of a request (API.md <c>status</c>).</summary>
+public enum RequestStatus
+{
+    /// <summary>Waiting on approvers.</summary>
+    Pending,
+
+    /// <summary>An approver asked for changes; the requester may resubmit.</summary>
+    ChangesRequested,
+
+    /// <summary>Final: approved.</summary>
+    Approved,
+
+    /// <summary>Final unless resubmitted: rejected.</summary>
+    Rejected,
+
+    /// <summary>Final: expired by a timer.</summary>
+    Expired,
+
+    /// <summary>Final: cancelled by the requester or an admin.</summary>
+    Cancelled,
+
+    /// <summary>Final: could not be routed (e.g. a rule failed); see the quarantine reason.</summary>
+    Quarantined,
+
+    /// <summary>No workflow applies; nothing to approve.</summary>
+    NotRequired,
+}
+
+/// <summary>The status of one stage (API.md stage <c>status</c>).</summary>
+public enum StageStatus
+{
+    /// <summary>A later order; not active yet.</summary>
+    Waiting,
+
+    /// <summary>Active: accepting decisions.</summary>
+    Pending,
+
+    /// <summary>Closed: approved.</summary>
+    Approved,
+
+    /// <summary>Closed: rejected.</summary>
+    Rejected,
+
+    /// <summary>Closed: expired by its timeout.</summary>
+    Expired,
+
+    /// <summary>Its condition was false.</summary>
+    Skipped,
+
+    /// <summary>Closed because the request closed another way.</summary>
+    Cancelled,
+}
+
+/// <summary>The state of the outcome callback (API.md callback <c>status</c>).</summary>
+public enum CallbackStatus
+{
+    /// <summary>No callback configured for this outcome, or no outcome yet.</summary>
+    None,
+
+    /// <summary>Being delivered.</summary>
+    Pending,
+
+    /// <summary>Acknowledged with a 2xx.</summary>
+    Delivered,
+
+    /// <summary>The retry policy gave up; an admin may retry.</summary>
+    Failed,
+}
+
+/// <summary>A decision an approver can make.</summary>
+public enum DecisionKind
+{
+    /// <summary>Approve the stage.</summary>
+    Approve,
+
+    /// <summary>Reject the stage.</summary>
+    Reject,
+
+    /// <summary>Send the request back to the requester for changes.</summary>
+    RequestChanges,
+
+    /// <summary>A comment; changes no state.</summary>
+    Comment,
+}
+
+/// <summary>Which workflow version a request runs.</summary>
+public sealed record WorkflowRef(string Id, int Version);
+
+/// <summary>
+/// The whole state of one approval request. Immutable: the engine returns a new one per event.
+/// </summary>
+public sealed record ApprovalState
+{
+    /// <summary>The owning tenant.</summary>
+    public required string TenantId { get; init; }
+
+    /// <summary>The request id (also the orchestration instance id in the Functions host).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The lifecycle status.</summary>
+    public RequestStatus Status { get; init; }
+
+    /// <summary>The record model.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The client's record id.</summary>
+    public required string RecordId { get; init; }
+
+    /// <summary>The record event (e.g. <c>create</c>).</summary>
+    public required string Event { get; init; }
+
+    /// <summary>Display title.</summary>
+    public string? Title { get; init; }
+
+    /// <summary>Display description.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The requesting user (from the verified token).</summary>
+    public required string Requester { get; init; }
+
+    /// <summary>Users the request is about; they can never approve it.</summary>
+    public IReadOnlyList<string> Subjects { get; init; } = [];
+
+    /// <summary>The proposed record (current iteration).</summary>
+    public JsonElement Record { get; init; }
+
+    /// <summary>Free-form context from the client.</summary>
+    public JsonElement? Context { get; init; }
+
+    /// <summary>The workflow version this request runs; null when not required or quarantined before selection.</summary>
+    public WorkflowRef? Workflow { get; init; }
+
+    /// <summary>Starts at 1; each resubmission starts a new iteration.</summary>
+    public int Iteration { get; init; } = 1;
+
+    /// <summary>When the request was submitted.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the last event was applied.</summary>
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>When the outcome became final (or changes were requested).</summary>
+    public DateTimeOffset? DecidedAt { get; init; }
+
+    /// <summary>When the request expires.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>The stages of the current iteration, in definition order.</summary>
+    public IReadOnlyList<StageState> Stages { get; init; } = [];
+
+    /// <summary>The outcome callback.</summary>
+    public CallbackState Callback { get; init; } = CallbackState.NotConfigured;
+
+    /// <summary>Why the request was quarantined.</summary>
+    public string? QuarantineReason { get; init; }
+
+    /// <summary>Earlier iterations, oldest first (rework keeps history).</summary>
+    public IReadOnlyList<IterationSummary> PreviousIterations { get; init; } = [];
+
+    /// <summary>The number of ledger entries so far.</summary>
+    public long LedgerLength { get; init; }
+
+    /// <summary>The hash of the last ledger entry (the chain head).</summary>
+    public string LedgerHead { get; init; } = "";
+
+    /// <summary>Ids of recently applied events, newest last, so redelivered events are ignored.</summary>
+    public IReadOnlyList<string> RecentEventIds { get; init; } = [];
+
+    /// <summary>True when the request can no longer receive decisions.</summary>
+    public bool IsClosed => Status is not (RequestStatus.Pending);
+}
+
+/// <summary>The state of one stage in the current iteration.</summary>
+public sealed record StageState
+{
+    /// <summary>The stage id from the definition.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Display name.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The stage's order.</summary>
+    public int Order { get; init; }
+
+    /// <summary>The status.</summary>
+    public StageStatus Status { get; init; }
+
+    /// <summary>The resolved approvers, sorted. Empty on an active stage means nobody can approve it (visible, not silent).</summary>
+    public IReadOnlyList<string> Approvers { get; init; } = [];
+
+    /// <summary>How many approvals the stage needs.</summary>
+    public int Required { get; init; }
+
+    /// <summary>How many approvals are still needed.</summary>
+    public int Remaining { get; init; }
+
+    /// <summary>How many escalation levels have fired.</summary>
+    public int EscalationLevel { get; init; }
+
+    /// <summary>Decisions and comments, oldest first.</summary>
+    public IReadOnlyList<StageResponse> Responses { get; init; } = [];
+
+    /// <summary>When the stage became active.</summary>
+    public DateTimeOffset? ActivatedAt { get; init; }
+
+    /// <summary>When the stage times out, if it has a timeout.</summary>
+    public DateTimeOffset? DueAt { get; init; }
+
+    /// <summary>When the next reminder fires.</summary>
+    public DateTimeOffset? NextReminderAt { get; init; }
+
+    /// <summary>How many reminders have fired.</summary>
+    public int RemindersSent { get; init; }
+
+    /// <summary>When the stage closed.</summary>
+    public DateTimeOffset? ClosedAt { get; init; }
+
+    /// <summary>Why the stage is skipped, cannot be approved, or closed the way it did.</summary>
+    public string? Note { get; init; }
+}
+
+/// <summary>One response on a stage.</summary>
+public sealed record StageResponse(
+    string User,
+    DecisionKind Decision,
+    string? Comment,
+    string? OnBehalfOf,
+    DateTimeOffset At);
+
+/// <summary>The state of the outcome callback.</summary>
+public sealed record CallbackState
+{
+    /// <summary>No callback.</summary>
+    public static readonly CallbackState NotConfigured = new();
+
+    /// <summary>The status.</summary>
+    public CallbackStatus Status { get; init; }
+
+    /// <summary>Attempts made so far.</summary>
+    public int Attempts { get; init; }
+
+    /// <summary>The last failure.</summary>
+    public string? LastError { get; init; }
+
+    /// <summary>The outcome being delivered (<c>approved</c>, <c>rejected</c>, ...).</summary>
+    public string? Outcome { get; init; }
+
+    /// <summary>Stable across retries of the same delivery.</summary>
+    public string? IdempotencyKey { get; init; }
+
+    /// <summary>When the last attempt was made.</summary>
+    public DateTimeOffset? LastAttemptAt { get; init; }
+
+    /// <summary>When it was acknowledged.</summary>
+    public DateTimeOffset? DeliveredAt { get; init; }
+}
+
+/// <summary>What an earlier iteration looked like when it ended.</summary>
+public sealed record IterationSummary(
+    int Iteration,
+    RequestStatus Outcome,
+    JsonElement Record,
+    IReadOnlyList<StageState> Stages,
+    DateTimeOffset EndedAt);
