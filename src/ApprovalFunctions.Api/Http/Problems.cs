@@ -1,0 +1,88 @@
+using ApprovalFunctions.Engine;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace ApprovalFunctions.Api.Http;
+
+/// <summary>
+/// RFC 9457 problem responses with a stable <c>type</c> per error. Clients switch on <c>type</c>, never on
+/// <c>title</c> or <c>detail</c>. The catalogue is in docs/api-errors.md.
+/// </summary>
+public static class Problems
+{
+    /// <summary>Prefix of every problem type.</summary>
+    public const string TypePrefix = "urn:approvals:problem:";
+
+    /// <summary>400 with field-level errors (<c>errors</c>: path → messages).</summary>
+    public static IResult Validation(IDictionary<string, string[]> errors, string? detail = null) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Type = TypePrefix + "validation",
+            Title = "The request is not valid.",
+            Status = StatusCodes.Status400BadRequest,
+            Detail = detail ?? "See 'errors' for each field.",
+        });
+
+    /// <summary>400 with a single field error.</summary>
+    public static IResult Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>400: the body is not JSON or not the expected shape.</summary>
+    public static IResult MalformedBody(string detail) => Make(400, "malformed-body", "The request body could not be read.", detail);
+
+    /// <summary>401: no or bad credential.</summary>
+    public static IResult Unauthenticated(string detail) => Make(401, "unauthenticated", "Authentication is required.", detail);
+
+    /// <summary>403: authenticated but not allowed.</summary>
+    public static IResult Forbidden(string detail, string slug = "forbidden") => Make(403, slug, "Not allowed.", detail);
+
+    /// <summary>404: unknown (or another tenant's) resource.</summary>
+    public static IResult NotFound(string detail) => Make(404, "not-found", "Not found.", detail);
+
+    /// <summary>409: conflicts with the current state.</summary>
+    public static IResult Conflict(string detail, string slug = "conflict") => Make(409, slug, "Conflict with the current state.", detail);
+
+    /// <summary>413: body too large.</summary>
+    public static IResult TooLarge(long limit) =>
+        Make(413, "too-large", "The request body is too large.", $"The limit is {limit} bytes.");
+
+    /// <summary>415: not JSON.</summary>
+    public static IResult UnsupportedMediaType() =>
+        Make(415, "unsupported-media-type", "Unsupported media type.", "Send 'Content-Type: application/json'.");
+
+    /// <summary>422: the same idempotency key with a different body.</summary>
+    public static IResult IdempotencyMismatch() => Make(422, "idempotency-key-reused",
+        "Idempotency-Key reused with a different request.",
+        "This Idempotency-Key was first used with a different body or route; use a new key for a new request.");
+
+    /// <summary>503: storage unavailable or busy; safe to retry.</summary>
+    public static IResult Unavailable(string detail) => Make(503, "unavailable", "Temporarily unavailable.", detail);
+
+    /// <summary>Maps an engine refusal to its status and a stable type (<c>refused-</c> + code).</summary>
+    public static IResult From(Refusal refusal)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        var slug = refusal.Code switch
+        {
+            RefusalCode.NotAnApprover => "not-an-approver",
+            RefusalCode.Forbidden => "forbidden",
+            RefusalCode.UnknownStage => "unknown-stage",
+            RefusalCode.StageNotActive => "stage-not-active",
+            RefusalCode.RequestClosed => "request-closed",
+            RefusalCode.SelfApproval => "self-approval",
+            RefusalCode.DuplicateVote => "duplicate-vote",
+            RefusalCode.InvalidState => "invalid-state",
+            _ => "invalid",
+        };
+        return Make(refusal.HttpStatus, slug, "The decision was refused.", refusal.Message);
+    }
+
+    private static IResult Make(int status, string slug, string title, string detail) =>
+        TypedResults.Problem(new ProblemDetails
+        {
+            Type = TypePrefix + slug,
+            Title = title,
+            Status = status,
+            Detail = detail,
+        });
+}
