@@ -541,10 +541,14 @@ internal readonly struct Value
         return array;
     }
 
+    /// <summary>
+    /// A number node backed by JSON text, so callers can read it as int, long, double or decimal
+    /// (a node made from a long refuses GetValue&lt;double&gt; and vice versa).
+    /// </summary>
     public static JsonNode NumberNode(double d) =>
-        d == Math.Floor(d) && Math.Abs(d) <= 9007199254740992d
-            ? JsonValue.Create((long)d)
-            : JsonValue.Create(d);
+        JsonNode.Parse(d == Math.Floor(d) && Math.Abs(d) <= 9007199254740992d
+            ? ((long)d).ToString(CultureInfo.InvariantCulture)
+            : d.ToString("R", CultureInfo.InvariantCulture))!;
 }
 
 /// <summary>The data seen inside reduce: {"current": item, "accumulator": value so far}.</summary>
