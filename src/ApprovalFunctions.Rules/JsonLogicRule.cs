@@ -111,12 +111,13 @@ public sealed class JsonLogicRule
         {
             return RuleEvaluation.Failed(ex.Message);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or JsonException
-            or FormatException or ArgumentException or OverflowException or InsufficientExecutionStackException
-            or OutOfMemoryException)
+#pragma warning disable CA1031 // The contract is that evaluation never throws: a disposed data document,
+        // a bug in an operator or an exhausted resource becomes a failed result the caller can record.
+        catch (Exception ex)
         {
-            return RuleEvaluation.Failed($"evaluation failed: {ex.Message}");
+            return RuleEvaluation.Failed($"evaluation failed ({ex.GetType().Name}): {ex.Message}");
         }
+#pragma warning restore CA1031
     }
 
     /// <summary>Evaluates the rule against a <see cref="JsonNode"/> (copied to a JSON element first).</summary>
