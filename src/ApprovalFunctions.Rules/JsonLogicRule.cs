@@ -20,12 +20,14 @@ public sealed class JsonLogicRule
     private static readonly JsonSerializerOptions NodeDataOptions = new() { MaxDepth = JsonLogicLimits.MaxDataDepth };
 
     private readonly Node _root;
+    private readonly PathSegment[][] _variablePaths;
 
     private JsonLogicRule(Node root, string text, IReadOnlyList<string> variables)
     {
         _root = root;
         Text = text;
         Variables = variables;
+        _variablePaths = [.. variables.Select(PathSegment.Split)];
     }
 
     /// <summary>Canonical (compact) JSON text of the rule.</summary>
@@ -141,6 +143,37 @@ public sealed class JsonLogicRule
         return Evaluate(element);
     }
 
+    /// <summary>
+    /// Reads every path in <see cref="Variables"/> from <paramref name="data"/>, so a preview can say
+    /// why a condition matched ("record.amount = 25000"). Never throws; a value that cannot be
+    /// converted (nested too deep) is reported as found with a null value.
+    /// </summary>
+    public IReadOnlyList<RuleVariable> ReadVariables(JsonElement data)
+    {
+        var result = new RuleVariable[_variablePaths.Length];
+        var root = Value.FromElement(data);
+        for (var i = 0; i < result.Length; i++)
+        {
+            JsonNode? node = null;
+            bool found;
+            try
+            {
+                found = PathSegment.TryResolve(root, _variablePaths[i], out var value);
+                node = found ? value.ToNode(0) : null;
+            }
+#pragma warning disable CA1031 // Explaining must not fail where evaluating would not.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                found = true;
+            }
+
+            result[i] = new RuleVariable(Variables[i], found, node);
+        }
+
+        return result;
+    }
+
     /// <inheritdoc />
     public override string ToString() => Text;
 
@@ -155,6 +188,12 @@ public sealed record RuleCompileResult(JsonLogicRule? Rule, IReadOnlyList<RuleEr
     /// <summary>True when the rule compiled.</summary>
     public bool Succeeded => Rule is not null;
 }
+
+/// <summary>The value a rule's <c>var</c> path has in some data (see <see cref="JsonLogicRule.ReadVariables"/>).</summary>
+/// <param name="Path">The dotted path as written in the rule.</param>
+/// <param name="Found">False when the path does not exist in the data (the rule then sees its default or null).</param>
+/// <param name="Value">The value at the path; null when not found or JSON null.</param>
+public sealed record RuleVariable(string Path, bool Found, JsonNode? Value);
 
 /// <summary>One problem with a rule.</summary>
 /// <param name="Path">Where it is: <c>$</c> is the rule, <c>.op</c> an operator's arguments, <c>[n]</c> an argument.</param>

@@ -146,6 +146,32 @@ internal sealed class DynamicVarNode(Node path, Node? fallback) : Node
     }
 }
 
+/// <summary>missing with literal keys: paths are split once and nothing is allocated when all are present.</summary>
+internal sealed class StaticMissingNode(Value[] keys) : Node
+{
+    private readonly PathSegment[][] _paths = Array.ConvertAll(keys, k =>
+    {
+        var state = default(EvalState);
+        return PathSegment.Split(PathSegment.PathText(k, ref state));
+    });
+
+    public override Value Eval(in Value data, ref EvalState state)
+    {
+        state.Step(1 + keys.Length);
+        List<Value>? missing = null;
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var found = PathSegment.TryResolve(data, _paths[i], out var value);
+            if (!found || value.Kind == Kind.Null || (value.Kind == Kind.String && !value.IsTruthy))
+            {
+                (missing ??= []).Add(keys[i]);
+            }
+        }
+
+        return missing is null ? Value.EmptyArray : new Value([.. missing]);
+    }
+}
+
 internal sealed class MissingNode(Node[] args) : Node
 {
     public override Value Eval(in Value data, ref EvalState state)
@@ -188,7 +214,7 @@ internal sealed class MissingSomeNode(Node need, Node options) : Node
             state.Step();
             var text = PathSegment.PathText(key, ref state);
             var found = PathSegment.TryResolve(data, PathSegment.Split(text), out var value);
-            if (!found || value.Kind == Kind.Null || (value.Kind == Kind.String && value.StringLength == 0))
+            if (!found || value.Kind == Kind.Null || (value.Kind == Kind.String && !value.IsTruthy))
             {
                 (missing ??= []).Add(key);
             }

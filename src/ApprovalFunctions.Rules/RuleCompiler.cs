@@ -173,7 +173,7 @@ internal sealed class RuleCompiler
         return op switch
         {
             "var" => CompileVar(args, argElements, argsElement.ValueKind == JsonValueKind.Array ? argsPath + "[0]" : argsPath),
-            "missing" => new MissingNode(args),
+            "missing" => CompileMissing(args),
             "missing_some" => new MissingSomeNode(args[0], args[1]),
             "if" or "?:" => new IfNode(args),
             "==" => new EqualsNode(args[0], args[1], strict: false, negate: false),
@@ -206,6 +206,25 @@ internal sealed class RuleCompiler
             "cat" => new CatNode(args),
             _ => new SubstrNode(args[0], args[1], args.Length > 2 ? args[2] : null),
         };
+    }
+
+    private static Node CompileMissing(Node[] args)
+    {
+        if (!AllConstant(args))
+        {
+            return new MissingNode(args);
+        }
+
+        var values = Array.ConvertAll(args, n => ((LiteralNode)n).Value);
+
+        // As at run time: an array as the first argument is the list of keys.
+        if (values.Length > 0 && values[0].Kind == Kind.Array)
+        {
+            var state = default(EvalState);
+            values = values[0].ToArray(ref state);
+        }
+
+        return new StaticMissingNode(values);
     }
 
     private Node CompileVar(Node[] args, JsonElement[] argElements, string pathPath)

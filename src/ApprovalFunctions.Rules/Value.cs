@@ -107,8 +107,6 @@ internal readonly struct Value
 
     public string GetString() => _isElement ? _element.GetString()! : (string)_ref!;
 
-    public int StringLength => _isElement ? _element.GetString()!.Length : ((string)_ref!).Length;
-
     // ---- arrays ----
 
     public int Count => _isElement ? _element.GetArrayLength() : ((Value[])_ref!).Length;

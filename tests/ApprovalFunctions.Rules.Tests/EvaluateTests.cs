@@ -239,3 +239,35 @@ public sealed class EvaluateTests
         Assert.True(allocated < 1_000, $"allocated {allocated} bytes over 10,000 evaluations");
     }
 }
+
+public sealed class ExplainTests
+{
+    [Fact]
+    public void ReadVariables_ReportsValueAndPresenceOfEachPath()
+    {
+        var rule = JsonLogicRule.Compile(
+            """{"and":[{">":[{"var":"record.amount"},10000]},{"!":{"var":"record.flagged"}},{"in":[{"var":"record.kind"},["a"]]}]}""").Rule!;
+        using var doc = JsonDocument.Parse("""{"record":{"amount":25000,"kind":null}}""");
+
+        var variables = rule.ReadVariables(doc.RootElement);
+
+        Assert.Collection(
+            variables,
+            v => Assert.Equal(("record.amount", true, "25000"), (v.Path, v.Found, v.Value!.ToJsonString())),
+            v => Assert.Equal(("record.flagged", false, (JsonNode?)null), (v.Path, v.Found, v.Value)),
+            v => Assert.Equal(("record.kind", true, (JsonNode?)null), (v.Path, v.Found, v.Value)));
+    }
+
+    [Theory]
+    [InlineData("""{"missing":["a","b.c"]}""", """{"a":1,"b":{"c":""}}""", """["b.c"]""")]
+    [InlineData("""{"missing":"a"}""", """{"a":"x"}""", "[]")]
+    [InlineData("""{"missing":[["a","z"]]}""", """{"a":"x"}""", """["z"]""")]
+    [InlineData("""{"missing":[1, "0"]}""", """["x"]""", "[1]")]
+    public void Evaluate_MissingWithLiteralKeys_ListsAbsentNullOrEmptyKeys(string rule, string data, string expected)
+    {
+        var literal = JsonLogicRule.Compile(rule).Rule!;
+        using var doc = JsonDocument.Parse(data);
+
+        Assert.Equal(expected, literal.Evaluate(doc.RootElement).Value!.ToJsonString());
+    }
+}

@@ -123,7 +123,7 @@ public sealed class HostileInputTests
     [Fact]
     public void Evaluate_DeeplyNestedDataInCat_FailsInsteadOfOverflowing()
     {
-        const int depth = 50_000;
+        const int depth = 10_000;
         var rule = JsonLogicRule.Compile("""{"cat":[{"var":"deep"}]}""").Rule!;
         using var data = JsonDocument.Parse(
             "{\"deep\":" + new string('[', depth) + new string(']', depth) + "}",
@@ -138,7 +138,7 @@ public sealed class HostileInputTests
     [Fact]
     public void Evaluate_DeeplyNestedDataAsResult_FailsInsteadOfOverflowing()
     {
-        const int depth = 50_000;
+        const int depth = 10_000;
         var rule = JsonLogicRule.Compile("""{"var":"deep"}""").Rule!;
         using var data = JsonDocument.Parse(
             "{\"deep\":" + new string('[', depth) + new string(']', depth) + "}",
