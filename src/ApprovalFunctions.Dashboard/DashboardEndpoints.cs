@@ -55,7 +55,9 @@ public static class DashboardEndpoints
             return ServeAsync(context, assets, path);
         }
 
-        app.MapMethods(root, GetOrHead, Redirect).AllowAnonymous().ExcludeFromDescription();
+        // Routing matches "/dashboard/" against the literal "/dashboard" too, so both share Serve,
+        // which tells them apart by the trailing slash.
+        app.MapMethods(root, GetOrHead, Serve).AllowAnonymous().ExcludeFromDescription();
         app.MapMethods(root + "/{**path}", GetOrHead, Serve).AllowAnonymous().ExcludeFromDescription();
         return app;
     }

@@ -22,7 +22,7 @@ export async function render(view, { params: [id], query, user, navigate }) {
     heading(requestTitle(r)),
     h('p', { class: 'subtitle' }, badge(r.status, { 'data-testid': 'outcome-badge' }), ' ', `${r.model} · ${r.recordId}`),
     summary(r),
-    r.description && h('p', { class: 'description' }, r.description),
+    r.description ? h('p', { class: 'description' }, r.description) : '',
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-record' }, h('h2', { id: 'h-record' }, 'Record'), dataView(r.record)),
       h('section', { class: 'panel', 'aria-labelledby': 'h-context' }, h('h2', { id: 'h-context' }, 'Context'), dataView(r.context),

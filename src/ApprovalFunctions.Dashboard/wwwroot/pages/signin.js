@@ -10,7 +10,7 @@ export async function render(view, { query, navigate }) {
   const user = currentUser();
   const devArea = h('div', {}, loading('Looking for development sign-in…'));
   view.append(heading('Sign in'),
-    user && h('p', { class: 'notice' }, `You are signed in as ${user.name} (${user.id}). Signing in again replaces that session.`),
+    user ? h('p', { class: 'notice' }, `You are signed in as ${user.name} (${user.id}). Signing in again replaces that session.`) : '',
     devArea,
     tokenForm(done));
 
