@@ -153,6 +153,25 @@ public sealed class DirectorySnapshot
     public bool IsMember(string userId, string groupId) =>
         _groupMembers.TryGetValue(groupId, out var members) && members.Contains(userId);
 
+    /// <summary>The groups <paramref name="userId"/> belongs to, sorted (declared or named by the user).</summary>
+    public IReadOnlyList<string> GroupsOf(string userId)
+    {
+        var result = new List<string>();
+        foreach (var (groupId, members) in _groupMembers)
+        {
+            if (members.Contains(userId))
+            {
+                result.Add(groupId);
+            }
+        }
+
+        result.Sort(StringComparer.Ordinal);
+        return result;
+    }
+
+    /// <summary>The number of members of a group; 0 when unknown.</summary>
+    public int GroupSize(string groupId) => _groupMembers.TryGetValue(groupId, out var members) ? members.Count : 0;
+
     /// <summary>The manager <paramref name="levels"/> levels above <paramref name="userId"/>, or null; cycles stop the walk.</summary>
     public string? ManagerOf(string userId, int levels = 1)
     {

@@ -18,6 +18,17 @@ public sealed record Actor(string UserId, bool IsAdmin = false, string? Integrat
 /// Something that happened to a request. Every event has an id; the engine ignores an id it has
 /// recently applied, because hosts deliver events at least once.
 /// </summary>
+[System.Text.Json.Serialization.JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(Submitted), "submitted")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(Decided), "decided")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(Resubmitted), "resubmitted")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(CancelRequested), "cancelRequested")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(Reassigned), "reassigned")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(DelegationInEffect), "delegationInEffect")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(TimerFired), "timerFired")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(CallbackDelivered), "callbackDelivered")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(CallbackAttemptFailed), "callbackAttemptFailed")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(CallbackRetryRequested), "callbackRetryRequested")]
 public abstract record ApprovalEvent
 {
     /// <summary>Unique per event; redelivery of the same id is a no-op.</summary>

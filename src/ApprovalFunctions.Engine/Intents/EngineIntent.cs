@@ -6,6 +6,13 @@ namespace ApprovalFunctions.Engine.Intents;
 /// A side effect the host must carry out after committing the new state. Every intent must be
 /// idempotent to carry out, because hosts carry them out at least once.
 /// </summary>
+[System.Text.Json.Serialization.JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(ScheduleTimer), "scheduleTimer")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(InboxAdd), "inboxAdd")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(InboxRemove), "inboxRemove")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(Notify), "notify")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(DeliverCallback), "deliverCallback")]
+[System.Text.Json.Serialization.JsonDerivedType(typeof(EmitEvent), "emitEvent")]
 public abstract record EngineIntent;
 
 /// <summary>Schedule a durable timer. Timers are never cancelled: a stale one is a no-op in the engine.</summary>

@@ -170,7 +170,8 @@ public sealed record ApprovalState
     /// <summary>Ids of recently applied events, newest last, so redelivered events are ignored.</summary>
     public IReadOnlyList<string> RecentEventIds { get; init; } = [];
 
-    /// <summary>True when the request can no longer receive decisions.</summary>
+    /// <summary>True when the request can no longer receive decisions (anything but <see cref="RequestStatus.Pending"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsClosed => Status is not (RequestStatus.Pending);
 }
 
@@ -221,6 +222,13 @@ public sealed record StageState
 
     /// <summary>Why the stage is skipped, cannot be approved, or closed the way it did.</summary>
     public string? Note { get; init; }
+
+    /// <summary>
+    /// True while the stage is active but its eligible approvers cannot reach <see cref="Required"/>
+    /// (nobody resolved, or fewer people than needed). It stays pending, visibly, so an admin can
+    /// reassign or cancel; an escalation or reassignment that makes it reachable clears the flag.
+    /// </summary>
+    public bool Unassignable { get; init; }
 }
 
 /// <summary>One response on a stage.</summary>
