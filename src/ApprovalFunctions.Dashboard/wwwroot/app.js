@@ -101,6 +101,8 @@ async function route() {
 
 window.addEventListener('hashchange', route);
 window.addEventListener('approvals:unauthorized', () => {
+  // Parallel calls can all be refused; the first one sends the user to sign-in.
+  if (location.hash.startsWith('#/signin')) return;
   clearToken();
   toast('Your session has expired or the token was refused. Please sign in again.', 'error');
   navigate(`#/signin?return=${encodeURIComponent(location.hash)}`);
