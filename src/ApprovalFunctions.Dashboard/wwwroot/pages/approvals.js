@@ -17,6 +17,10 @@ export async function render(view, { query, user }) {
       // One row per stage of mine; when the API says the request waits on me without saying which
       // stage (a delegate, no myStages), offer every pending stage.
       expand: (r) => {
+        // A flat index summary ({stageId, stageName, remaining, dueAt}) instead of a request object.
+        if (!r.stages && r.stageId) {
+          return [{ r, stage: { id: r.stageId, name: r.stageName, remaining: r.remaining, dueAt: r.dueAt, activatedAt: r.activatedAt } }];
+        }
         const mine = myStages(r, user.id);
         const stages = mine.length ? mine : (r.stages ?? []).filter((s) => s.status === 'pending');
         return (stages.length ? stages : [null]).map((stage) => ({ r, stage }));
@@ -50,7 +54,8 @@ const pendingColumns = [
 ];
 
 function doneColumns(user) {
-  const mine = (r) => (r.stages ?? []).flatMap((s) => s.responses ?? []).filter((x) => x.user === user.id || x.onBehalfOf === user.id).at(-1);
+  const mine = (r) => (r.stages ?? []).flatMap((s) => s.responses ?? []).filter((x) => x.user === user.id || x.onBehalfOf === user.id).at(-1)
+    ?? (r.decision ? { decision: r.decision, at: r.respondedAt ?? r.decidedAt } : undefined);
   return [
     { label: 'Title', cell: (r) => link(r) },
     { label: 'Workflow', cell: (r) => workflowLabel(r.workflow) },

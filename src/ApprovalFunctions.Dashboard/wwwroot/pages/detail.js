@@ -22,6 +22,7 @@ export async function render(view, { params: [id], query, user, navigate }) {
     heading(requestTitle(r)),
     h('p', { class: 'subtitle' }, badge(r.status, { 'data-testid': 'outcome-badge' }), ' ', `${r.model} · ${r.recordId}`),
     summary(r),
+    r.quarantineReason ? h('p', { class: 'problem' }, 'Quarantined: ', r.quarantineReason) : '',
     r.description ? h('p', { class: 'description' }, r.description) : '',
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'h-record' }, h('h2', { id: 'h-record' }, 'Record'), dataView(r.record)),
@@ -57,6 +58,7 @@ function stageItem(r, s, user, canDecide, reload) {
       s.required != null ? `${s.required} required, ${s.remaining ?? '?'} remaining` : '',
       s.escalationLevel ? ` · escalated (level ${s.escalationLevel})` : '',
       s.dueAt ? [' · due ', time(s.dueAt)] : ''),
+    s.note ? h('p', { class: 'muted small' }, s.note) : '',
     h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? (s.approvers ?? []).map((a) => who(a?.id ?? a)).join(', ') : '—'),
     (s.responses ?? []).length
       ? h('ul', { class: 'responses', 'data-testid': 'responses' }, s.responses.map((x) => h('li', { 'data-testid': 'response', 'data-decision': x.decision },
@@ -157,19 +159,22 @@ function historySection(result) {
   const data = result.value ?? {};
   const entries = Array.isArray(data) ? data : data.items ?? data.entries ?? [];
   const verified = data.chainVerified ?? data.verified ?? null;
+  const known = ['sequence', 'at', 'timestamp', 'type', 'action', 'kind', 'actor', 'onBehalfOf', 'stageId', 'comment', 'detail', 'iteration', 'hash', 'previousHash'];
   section.append(
     h('p', {
       class: `chain ${verified === true ? 'chain-ok' : verified === false ? 'chain-bad' : ''}`,
       'data-testid': 'chain-verified',
       'data-verified': String(verified),
     }, verified === true ? '✓ Chain verified' : verified === false ? '✗ Chain does NOT verify: the ledger was altered' : 'Chain not checked'),
+    verified === false && data.problem ? h('p', { class: 'error-text small' }, data.problem) : '',
     h('ol', { class: 'timeline', 'data-testid': 'ledger-timeline' }, entries.map((e, i) => {
-      const extra = Object.fromEntries(Object.entries(e).filter(([k]) =>
-        !['sequence', 'at', 'timestamp', 'type', 'kind', 'actor', 'stageId', 'comment', 'hash', 'previousHash'].includes(k)));
-      return h('li', { 'data-testid': 'ledger-entry', 'data-type': e.type ?? e.kind },
-        h('div', {}, h('strong', {}, e.type ?? e.kind ?? 'entry'),
-          e.stageId ? ` · stage ${e.stageId}` : '', e.actor ? ` · by ${e.actor}` : '',
+      const type = e.type ?? e.action ?? e.kind ?? 'entry';
+      const extra = Object.fromEntries(Object.entries(e).filter(([k, v]) => !known.includes(k) && v !== null));
+      return h('li', { 'data-testid': 'ledger-entry', 'data-type': type },
+        h('div', {}, h('strong', {}, type),
+          e.stageId ? ` · stage ${e.stageId}` : '', e.actor ? ` · by ${e.actor}` : '', e.onBehalfOf ? ` for ${e.onBehalfOf}` : '', e.iteration > 1 ? ` · iteration ${e.iteration}` : '',
           ' · ', h('time', { datetime: e.at ?? e.timestamp }, fmtDate(e.at ?? e.timestamp))),
+        e.detail && h('p', { class: 'small' }, e.detail),
         e.comment && h('blockquote', {}, e.comment),
         Object.keys(extra).length > 0 && h('details', {}, h('summary', {}, 'Data'), h('pre', { class: 'json' }, JSON.stringify(extra, null, 2))),
         e.hash && h('p', { class: 'hash muted small', title: e.hash }, `#${e.sequence ?? i + 1} hash ${String(e.hash).slice(0, 16)}…`));

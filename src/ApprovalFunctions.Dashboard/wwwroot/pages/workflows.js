@@ -281,16 +281,30 @@ function previewSection(definition, user) {
 
 function previewResult(res) {
   const wf = res?.workflow ?? (res?.workflowId ? { id: res.workflowId, version: res.version } : null);
-  if (!wf) return h('p', { class: 'notice', 'data-testid': 'preview-none' }, 'No workflow applies: a request would be answered "notRequired".');
-  const who = (a) => (typeof a === 'string' ? a : a.name && a.name !== a.id ? `${a.name} (${a.id})` : a.id);
+  const name = res?.workflowName ?? wf?.name;
+  const candidates = res?.candidates ?? [];
   return h('div', {},
-    h('p', {}, 'Workflow: ', h('strong', { 'data-testid': 'preview-workflow' }, wf.name ? `${wf.name} (${wf.id})` : wf.id), wf.version ? ` v${wf.version}` : ''),
-    h('ol', { class: 'stages', 'data-testid': 'preview-stages' }, (res.stages ?? []).map((s) => {
-      const skipped = s.skipped ?? s.status === 'skipped';
-      return h('li', { class: 'stage', 'data-testid': 'preview-stage', 'data-stage-id': s.id, 'data-skipped': String(Boolean(skipped)) },
-        h('div', { class: 'stage-head' }, h('h3', {}, s.name || s.id), badge(skipped ? 'skipped' : 'runs'), h('span', { class: 'muted' }, `order ${s.order ?? '—'}`)),
-        s.condition !== undefined && s.condition !== null && h('p', { class: 'small' }, 'Condition ',
-          h('code', {}, JSON.stringify(s.condition)), s.conditionResult != null ? ` → ${s.conditionResult}` : ''),
-        !skipped && h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? s.approvers.map(who).join(', ') : h('span', { class: 'error-text' }, 'none resolved')));
-    })));
+    res?.status && h('p', {}, badge(res.status, { 'data-testid': 'preview-status' }), res.explanation ? ` ${res.explanation}` : ''),
+    res?.quarantineReason && h('p', { class: 'error-text' }, res.quarantineReason),
+    wf
+      ? h('p', {}, 'Workflow: ', h('strong', { 'data-testid': 'preview-workflow' }, name ? `${name} (${wf.id})` : wf.id), wf.version ? ` v${wf.version}` : '')
+      : h('p', { class: 'notice', 'data-testid': 'preview-none' }, 'No workflow applies: a request would be answered "notRequired".'),
+    candidates.length > 0 && h('details', {}, h('summary', {}, `Candidates considered (${candidates.length})`),
+      h('ul', { 'data-testid': 'preview-candidates' }, candidates.map((c) =>
+        h('li', {}, `${c.workflowId} v${c.version} (priority ${c.priority}): `, h('strong', {}, c.outcome), c.detail ? ` — ${c.detail}` : '')))),
+    wf && h('ol', { class: 'stages', 'data-testid': 'preview-stages' }, (res.stages ?? []).map(previewStage)));
+}
+
+function previewStage(s) {
+  const skipped = s.skipped ?? s.status === 'skipped';
+  const who = (a) => (typeof a === 'string' ? a : a.name && a.name !== a.id ? `${a.name} (${a.id})` : a.id);
+  return h('li', { class: 'stage', 'data-testid': 'preview-stage', 'data-stage-id': s.id, 'data-skipped': String(Boolean(skipped)) },
+    h('div', { class: 'stage-head' }, h('h3', {}, s.name || s.id), badge(skipped ? 'skipped' : 'runs'), h('span', { class: 'muted' }, `order ${s.order ?? '—'}`)),
+    s.condition != null && h('p', { class: 'small' }, 'Condition ', h('code', {}, JSON.stringify(s.condition)), s.conditionResult != null ? ` → ${s.conditionResult}` : ''),
+    s.skipReason && h('p', { class: 'small' }, 'Skipped because: ', s.skipReason),
+    !skipped && h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? s.approvers.map(who).join(', ') : h('span', { class: 'error-text' }, 'none resolved'),
+      s.required != null ? h('span', { class: 'muted' }, ` · ${s.required} required`) : ''),
+    (s.excluded ?? []).length > 0 && h('p', { class: 'muted small' }, 'Excluded (self-approval guard): ', s.excluded.map(who).join(', ')),
+    s.unassignable && h('p', { class: 'error-text small' }, 'Cannot reach the required approvals', s.note ? `: ${s.note}` : '.'),
+    !s.unassignable && s.note && h('p', { class: 'muted small' }, s.note));
 }
