@@ -28,6 +28,13 @@ public sealed class RulesMarkdownExporter : IExporter
             return [];
         }
 
+        // A run whose build failed (say, another project mid-edit) must not overwrite good figures.
+        if (!summary.Reports.Any(r => r.ResultStatistics is not null))
+        {
+            consoleLogger.WriteLineError("RulesMarkdownExporter: no benchmark produced results; docs/benchmarks-rules.md left unchanged.");
+            return [];
+        }
+
         var path = Path.Combine(root, "docs", "benchmarks-rules.md");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, Render(summary));
@@ -48,24 +55,31 @@ public sealed class RulesMarkdownExporter : IExporter
         sb.AppendLine(c, $"Run: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {env.OsVersion.Value}; {env.CpuInfo.Value?.ProcessorName ?? "unknown CPU"}, {Environment.ProcessorCount} logical cores; " +
             $"{env.RuntimeVersion}; BenchmarkDotNet {env.BenchmarkDotNetVersion}; job ShortRun (3 iterations: indicative figures).");
         sb.AppendLine();
+        if (File.Exists("/proc/loadavg"))
+        {
+            // The build machine is shared with parallel builds; a high load explains noisy means.
+            sb.AppendLine(c, $"Load average at export (1/5/15 min): {string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))}.");
+            sb.AppendLine();
+        }
+
         sb.AppendLine("Each benchmark evaluates a compiled rule on one thread against a pre-parsed `JsonElement`, so ops/s is per core.");
         sb.AppendLine(c, $"Target (issue 3): the typical condition `{{\">\":[{{\"var\":\"record.amount\"}},10000]}}` at >= {TargetOpsPerSecond:N0} ops/s per core.");
         sb.AppendLine();
-        sb.AppendLine("| Benchmark | Mean (ns) | Ops/s per core | Allocated (B/op) | Meets 1M/s |");
-        sb.AppendLine("|---|---:|---:|---:|:---:|");
+        sb.AppendLine("| Benchmark | Mean (ns) | StdDev (ns) | Ops/s per core | Allocated (B/op) | Meets 1M/s |");
+        sb.AppendLine("|---|---:|---:|---:|---:|:---:|");
         foreach (var report in summary.Reports)
         {
             var name = report.BenchmarkCase.Descriptor.WorkloadMethod.Name;
             var stats = report.ResultStatistics;
             if (stats is null)
             {
-                sb.AppendLine(c, $"| {name} | failed | | | |");
+                sb.AppendLine(c, $"| {name} | failed | | | | |");
                 continue;
             }
 
             var opsPerSecond = 1e9 / stats.Mean;
             var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
-            sb.AppendLine(c, $"| {name} | {stats.Mean:N1} | {opsPerSecond:N0} | {allocated?.ToString("N0", c) ?? "n/a"} | {Verdict(name, opsPerSecond)} |");
+            sb.AppendLine(c, $"| {name} | {stats.Mean:N1} | {stats.StandardDeviation:N1} | {opsPerSecond:N0} | {allocated?.ToString("N0", c) ?? "n/a"} | {Verdict(name, opsPerSecond)} |");
         }
 
         return sb.ToString();
