@@ -271,3 +271,51 @@ public sealed class ExplainTests
         Assert.Equal(expected, literal.Evaluate(doc.RootElement).Value!.ToJsonString());
     }
 }
+
+public sealed class TruthinessTests
+{
+    [Theory]
+    [InlineData("null", false)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    [InlineData("0", false)]
+    [InlineData("-0.0", false)]
+    [InlineData("0.5", true)]
+    [InlineData("\"\"", false)]
+    [InlineData("\"0\"", true)]
+    [InlineData("\"false\"", true)]
+    [InlineData("[]", false)]
+    [InlineData("[0]", true)]
+    [InlineData("{}", true)]
+    public void IsTruthy_DataValue_FollowsJsonLogic(string value, bool expected)
+    {
+        var rule = JsonLogicRule.Compile("""{"var":"v"}""").Rule!;
+        using var doc = JsonDocument.Parse($$"""{"v":{{value}}}""");
+
+        var result = rule.Evaluate(doc.RootElement);
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(expected, result.IsTruthy);
+        Assert.Equal(expected, JsonLogicRule.Compile("""{"!!":{"var":"v"}}""").Rule!.Evaluate(doc.RootElement).IsTruthy);
+    }
+
+    [Fact]
+    public void Evaluate_SharedRuleOnManyThreads_GivesEachItsOwnResult()
+    {
+        var rule = JsonLogicRule.Compile(
+            """{"reduce":[{"var":"xs"},{"+":[{"var":"accumulator"},{"var":"current"}]},0]}""").Rule!;
+        var failures = 0;
+
+        Parallel.For(0, 2_000, i =>
+        {
+            using var doc = JsonDocument.Parse($"{{\"xs\":[{i},{i},1]}}");
+            var value = rule.Evaluate(doc.RootElement).Value!.GetValue<int>();
+            if (value != (2 * i) + 1)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        });
+
+        Assert.Equal(0, failures);
+    }
+}
