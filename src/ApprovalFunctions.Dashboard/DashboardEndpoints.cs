@@ -33,7 +33,7 @@ public static class DashboardEndpoints
             // here and the trailing slash tells them apart.
             if (path.Length == 0 && !(context.Request.Path.Value ?? "").EndsWith('/'))
             {
-                context.Response.Redirect(files.Root + "/" + context.Request.QueryString);
+                context.Response.Redirect(context.Request.PathBase + files.Root + "/" + context.Request.QueryString);
                 return Task.CompletedTask;
             }
 
