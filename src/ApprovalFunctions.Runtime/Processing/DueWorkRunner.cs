@@ -1,0 +1,348 @@
+using ApprovalFunctions.Engine.Definitions;
+using ApprovalFunctions.Engine.Events;
+using ApprovalFunctions.Engine.State;
+using ApprovalFunctions.Runtime.Delivery;
+using ApprovalFunctions.Runtime.Diagnostics;
+using ApprovalFunctions.Runtime.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ApprovalFunctions.Runtime.Processing;
+
+/// <summary>Tuning for <see cref="DueWorkRunner"/>.</summary>
+public sealed record DueWorkRunnerOptions
+{
+    /// <summary>Rows read per shard per poll.</summary>
+    public int BatchSize { get; init; } = 100;
+
+    /// <summary>Items carried out at once (deliveries run concurrently, each with its own timeout).</summary>
+    public int MaxConcurrency { get; init; } = 8;
+}
+
+/// <summary>
+/// Carries out due work: fires timers into the engine (event id = the timer key, so duplicates are no-ops),
+/// delivers outbox rows through <see cref="IDeliverySender"/> with durable backoff, applies the callback's
+/// outcome to the engine, and repairs projections. Orphans (request gone, outbox row gone, stale timer) are
+/// deleted without effect. Any process may run it; <see cref="LeaseStore"/> keeps two from polling one shard.
+/// </summary>
+public sealed partial class DueWorkRunner
+{
+    private static readonly CallbackDefinition EventPolicy = new() { Url = new Uri("http://localhost/"), Events = [] };
+    private readonly RequestProcessor _processor;
+    private readonly RequestStore _requests;
+    private readonly DueWorkStore _dueWork;
+    private readonly DefinitionCache _definitions;
+    private readonly SubscriptionStore _subscriptions;
+    private readonly IDeliverySender _sender;
+    private readonly TimeProvider _time;
+    private readonly Func<double> _random;
+    private readonly ILogger _logger;
+    private readonly DueWorkRunnerOptions _options;
+
+    /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
+    public DueWorkRunner(RequestProcessor processor, RequestStore requests, DueWorkStore dueWork, DefinitionCache definitions, SubscriptionStore subscriptions,
+        IDeliverySender sender, TimeProvider time, Func<double> random, ILogger<DueWorkRunner>? logger = null, DueWorkRunnerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(processor);
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(dueWork);
+        ArgumentNullException.ThrowIfNull(definitions);
+        ArgumentNullException.ThrowIfNull(subscriptions);
+        ArgumentNullException.ThrowIfNull(sender);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(random);
+        _processor = processor;
+        _requests = requests;
+        _dueWork = dueWork;
+        _definitions = definitions;
+        _subscriptions = subscriptions;
+        _sender = sender;
+        _time = time;
+        _random = random;
+        _logger = logger ?? NullLogger<DueWorkRunner>.Instance;
+        _options = options ?? new DueWorkRunnerOptions();
+    }
+
+    /// <summary>Carries out the shard's rows due at <paramref name="now"/>; returns how many were handled (failed items stay for the next poll).</summary>
+    public async Task<int> RunOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var items = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        RuntimeTelemetry.ObserveDepth(shard, items.Count);
+        if (items.Count == 0)
+        {
+            return 0;
+        }
+
+        var handled = 0;
+        await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
+            async (item, ct) =>
+            {
+                try
+                {
+                    await RunItemAsync(item, ct).ConfigureAwait(false);
+                    Interlocked.Increment(ref handled);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // The row stays; the next poll tries again.
+                    LogItemFailed(ex, item.Kind, item.RequestId, item.Key);
+                }
+            }).ConfigureAwait(false);
+        return handled;
+    }
+
+    /// <summary>Runs every shard once (tests, single-process hosts).</summary>
+    public async Task<int> RunAllOnceAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var total = 0;
+        for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+        {
+            total += await RunOnceAsync(shard, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return total;
+    }
+
+    private async Task RunItemAsync(DueWorkItem item, CancellationToken ct)
+    {
+        using var activity = RuntimeTelemetry.Source.StartActivity("approvals.duework." + item.Kind);
+        activity?.SetTag("approvals.request_id", item.RequestId);
+        switch (item.Kind)
+        {
+            case DueWorkItem.TimerKind:
+                await FireTimerAsync(item, ct).ConfigureAwait(false);
+                break;
+            case DueWorkItem.OutboxKind:
+                await DeliverAsync(item, ct).ConfigureAwait(false);
+                break;
+            case DueWorkItem.ProjectKind:
+                await _processor.ReprojectAsync(item.TenantId, item.RequestId, item.Payload, ct).ConfigureAwait(false);
+                await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+                break;
+            default:
+                await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async Task FireTimerAsync(DueWorkItem item, CancellationToken ct)
+    {
+        var timer = StateJson.DeserializeTimer(item.Payload ?? "null");
+        var result = await _processor.ApplyAsync(item.TenantId, item.RequestId, new TimerFired { EventId = "timer:" + timer, Timer = timer }, null, ct)
+            .ConfigureAwait(false);
+        RuntimeTelemetry.TimerLateness.Record(Math.Max(0, (_time.GetUtcNow() - timer.DueAt).TotalMilliseconds),
+            new KeyValuePair<string, object?>("kind", timer.Kind.ToString()));
+        LogTimer(timer.ToString(), item.RequestId, result.Status);
+        await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+    }
+
+    private async Task DeliverAsync(DueWorkItem item, CancellationToken ct)
+    {
+        var outbox = await _requests.GetOutboxAsync(item.TenantId, item.RequestId, item.Key, ct).ConfigureAwait(false);
+        if (outbox is null)
+        {
+            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            return;
+        }
+
+        DeliveryRequest request;
+        CallbackDefinition policy;
+        if (outbox.Kind == OutboxItem.CallbackKind)
+        {
+            var definition = outbox.WorkflowId is null
+                ? null
+                : await _definitions.GetVersionAsync(item.TenantId, outbox.WorkflowId, outbox.WorkflowVersion, ct).ConfigureAwait(false);
+            if (definition?.Callback is not { } callback)
+            {
+                await DropAsync(item, outbox, ct).ConfigureAwait(false);
+                return;
+            }
+
+            policy = callback;
+            request = new DeliveryRequest(callback.Url, outbox.Body, callback.Secret, outbox.IdempotencyKey, null);
+        }
+        else
+        {
+            var subscription = outbox.Target is null ? null : await _subscriptions.GetAsync(item.TenantId, outbox.Target, ct).ConfigureAwait(false);
+            if (subscription is null)
+            {
+                await DropAsync(item, outbox, ct).ConfigureAwait(false);
+                return;
+            }
+
+            policy = EventPolicy;
+            request = new DeliveryRequest(subscription.Url, outbox.Body, subscription.Secret, outbox.IdempotencyKey, outbox.EventType);
+        }
+
+        var attempt = outbox.Attempts + 1;
+        var result = await _sender.SendAsync(request, ct).ConfigureAwait(false);
+        var isCallback = outbox.Kind == OutboxItem.CallbackKind;
+        var eventBase = $"cb:{outbox.IdempotencyKey}:{outbox.Cycle}:{attempt}";
+        if (result.Delivered)
+        {
+            RuntimeTelemetry.Deliveries.Add(1, new("kind", outbox.Kind), new("outcome", "ok"));
+            LogDelivered(outbox.Kind, item.RequestId, attempt, result.StatusCode);
+            if (isCallback)
+            {
+                await _processor.ApplyAsync(item.TenantId, item.RequestId,
+                    new CallbackDelivered { EventId = eventBase + ":ok", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey }, outbox.RowKey, ct)
+                    .ConfigureAwait(false);
+            }
+            else
+            {
+                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+            }
+
+            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            return;
+        }
+
+        var gaveUp = attempt >= Math.Max(1, policy.MaxAttempts);
+        RuntimeTelemetry.Deliveries.Add(1, new("kind", outbox.Kind), new("outcome", gaveUp ? "gaveUp" : "failed"));
+        LogDeliveryFailed(outbox.Kind, item.RequestId, attempt, result.Error, gaveUp);
+        var error = result.Error ?? "failed";
+        if (isCallback)
+        {
+            await _processor.ApplyAsync(item.TenantId, item.RequestId,
+                new CallbackAttemptFailed { EventId = eventBase + ":fail", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey, Error = error, GaveUp = gaveUp },
+                gaveUp ? outbox.RowKey : null, ct).ConfigureAwait(false);
+        }
+
+        if (gaveUp)
+        {
+            if (!isCallback)
+            {
+                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+            }
+
+            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            return;
+        }
+
+        await _requests.RecordAttemptAsync(item.TenantId, item.RequestId, outbox.RowKey, attempt, error, ct).ConfigureAwait(false);
+        var delay = DeliveryBackoff.Next(attempt, policy.InitialBackoff, policy.MaxBackoff, _random());
+        await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + delay, ct).ConfigureAwait(false);
+    }
+
+    private async Task DropAsync(DueWorkItem item, OutboxItem outbox, CancellationToken ct)
+    {
+        LogOrphan(outbox.RowKey, item.RequestId);
+        await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+        await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Due work {Kind} for request {RequestId} ({Key}) failed; it stays for the next poll")]
+    private partial void LogItemFailed(Exception ex, string kind, string requestId, string key);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Timer {Timer} fired for request {RequestId}: {Status}")]
+    private partial void LogTimer(string timer, string requestId, ProcessStatus status);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Delivered {Kind} for request {RequestId} on attempt {Attempt} (HTTP {Status})")]
+    private partial void LogDelivered(string kind, string requestId, int attempt, int? status);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Warning, Message = "Delivery of {Kind} for request {RequestId} failed on attempt {Attempt}: {Error}; gave up: {GaveUp}")]
+    private partial void LogDeliveryFailed(string kind, string requestId, int attempt, string? error, bool gaveUp);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Information, Message = "Dropped orphan outbox row {RowKey} of request {RequestId} (target gone)")]
+    private partial void LogOrphan(string rowKey, string requestId);
+}
+
+/// <summary>
+/// The polling loop a host runs in the background: every interval, for each shard whose lease this process holds
+/// (or can take), run the due work. Two processes share the shards through <see cref="LeaseStore"/>.
+/// </summary>
+public sealed partial class DueWorkPoller
+{
+    private readonly DueWorkRunner _runner;
+    private readonly LeaseStore _leases;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _owner;
+    private readonly TimeSpan _interval;
+    private readonly TimeSpan _leaseDuration;
+    private readonly ShardLease?[] _held = new ShardLease?[DueWorkStore.ShardCount];
+
+    /// <summary>Creates the poller; <paramref name="owner"/> identifies this process in the lease table.</summary>
+    public DueWorkPoller(DueWorkRunner runner, LeaseStore leases, TimeProvider time, string owner, TimeSpan? interval = null, TimeSpan? leaseDuration = null,
+        ILogger<DueWorkPoller>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(leases);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        _runner = runner;
+        _leases = leases;
+        _time = time;
+        _owner = owner;
+        _interval = interval ?? TimeSpan.FromSeconds(1);
+        _leaseDuration = leaseDuration ?? TimeSpan.FromSeconds(30);
+        _logger = logger ?? NullLogger<DueWorkPoller>.Instance;
+    }
+
+    /// <summary>One pass: take or renew leases, run each held shard. Returns the items handled.</summary>
+    public async Task<int> PollOnceAsync(CancellationToken cancellationToken = default)
+    {
+        var total = 0;
+        for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+        {
+            var lease = _held[shard];
+            lease = lease is not null && lease.ExpiresAt - _time.GetUtcNow() > _leaseDuration / 3
+                ? lease
+                : lease is null
+                    ? await _leases.TryAcquireAsync(shard, _owner, _leaseDuration, cancellationToken).ConfigureAwait(false)
+                    : await _leases.RenewAsync(lease, _leaseDuration, cancellationToken).ConfigureAwait(false);
+            _held[shard] = lease;
+            if (lease is not null)
+            {
+                total += await _runner.RunOnceAsync(shard, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Polls until cancelled; storage errors are logged and the loop goes on. Releases held leases on the way out.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var handled = await PollOnceAsync(cancellationToken).ConfigureAwait(false);
+                    if (handled > 0)
+                    {
+                        continue; // more may be due: poll again at once
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogPollFailed(ex);
+                }
+
+                await Task.Delay(_interval, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var lease in _held.OfType<ShardLease>())
+            {
+                try
+                {
+                    await _leases.ReleaseAsync(lease, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ApprovalFunctions.Storage.Tables.TableException)
+                {
+                    LogPollFailed(ex);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Due-work poll failed; retrying")]
+    private partial void LogPollFailed(Exception ex);
+}

@@ -1,0 +1,448 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ApprovalFunctions.Engine;
+using ApprovalFunctions.Engine.Definitions;
+using ApprovalFunctions.Engine.Directory;
+using ApprovalFunctions.Engine.Events;
+using ApprovalFunctions.Engine.Intents;
+using ApprovalFunctions.Engine.State;
+using ApprovalFunctions.Runtime.Diagnostics;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ApprovalFunctions.Runtime.Processing;
+
+/// <summary>How processing an event ended.</summary>
+public enum ProcessStatus
+{
+    /// <summary>The engine changed the state and it was committed.</summary>
+    Applied,
+
+    /// <summary>The event id was already applied; nothing happened.</summary>
+    Duplicate,
+
+    /// <summary>Accepted but nothing changed (e.g. a stale timer).</summary>
+    Unchanged,
+
+    /// <summary>The engine refused the event; nothing was written.</summary>
+    Refused,
+
+    /// <summary>No such request in that tenant.</summary>
+    NotFound,
+}
+
+/// <summary>The answer to one event.</summary>
+/// <param name="Status">How it ended.</param>
+/// <param name="Result">The engine's result (null when not found).</param>
+/// <param name="State">The committed (or current) state; null when not found.</param>
+public sealed record ProcessResult(ProcessStatus Status, EngineResult? Result, ApprovalState? State)
+{
+    /// <summary>The request does not exist in the tenant.</summary>
+    public static readonly ProcessResult NotFound = new(ProcessStatus.NotFound, null, null);
+
+    /// <summary>The refusal, when refused.</summary>
+    public Refusal? Refusal => Result?.Refusal;
+
+    internal static ProcessResult From(EngineResult result, ApprovalState state) => new(
+        result.Refusal is not null ? ProcessStatus.Refused
+            : result.Duplicate ? ProcessStatus.Duplicate
+            : result.Changed ? ProcessStatus.Applied
+            : ProcessStatus.Unchanged,
+        result, state);
+}
+
+/// <summary>
+/// The heart of the local runner, usable by any host: load a request, run the engine, write the intents
+/// (due-work rows) first, commit state + ledger + outbox in one ETag-guarded transaction, then project the
+/// indexes from the committed state (docs/decisions/007-storage-layout.md). Events for one request are
+/// serialised in-process by a keyed lock and across processes by the state row's ETag: a lost race re-reads and
+/// re-decides, so an event is never applied twice.
+/// </summary>
+public sealed partial class RequestProcessor
+{
+    /// <summary>How many times a lost ETag race is retried before <see cref="StorageBusyException"/>.</summary>
+    public const int MaxCommitAttempts = 8;
+
+    /// <summary>
+    /// How long after a commit the <c>project</c> due-work row becomes due: the normal path deletes it well before;
+    /// only a crash between commit and projection leaves it for the runner to repair.
+    /// </summary>
+    public static readonly TimeSpan ProjectionGrace = TimeSpan.FromSeconds(30);
+
+    private readonly RequestStore _requests;
+    private readonly IndexStore _index;
+    private readonly DueWorkStore _dueWork;
+    private readonly DefinitionCache _definitions;
+    private readonly DirectoryCache _directory;
+    private readonly SubscriptionStore _subscriptions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly KeyedLock _locks = new();
+
+    /// <summary>Creates the processor.</summary>
+    public RequestProcessor(RequestStore requests, IndexStore index, DueWorkStore dueWork, DefinitionCache definitions, DirectoryCache directory,
+        SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(dueWork);
+        ArgumentNullException.ThrowIfNull(definitions);
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(subscriptions);
+        ArgumentNullException.ThrowIfNull(time);
+        _requests = requests;
+        _index = index;
+        _dueWork = dueWork;
+        _definitions = definitions;
+        _directory = directory;
+        _subscriptions = subscriptions;
+        _time = time;
+        _logger = logger ?? NullLogger<RequestProcessor>.Instance;
+    }
+
+    /// <summary>Test hook: commit without projecting, as if the process died right after the commit.</summary>
+    internal bool SimulateCrashAfterCommit { get; set; }
+
+    /// <summary>Keys currently locked (for tests: the lock table empties when idle).</summary>
+    internal int LockCount => _locks.Count;
+
+    /// <summary>
+    /// Submits a new request: selects the workflow among the tenant's active definitions and creates the request.
+    /// A second submit of the same request id returns the stored request as <see cref="ProcessStatus.Duplicate"/>.
+    /// </summary>
+    public async Task<ProcessResult> SubmitAsync(Submitted evt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        using var activity = RuntimeTelemetry.Source.StartActivity("approvals.submit");
+        activity?.SetTag("approvals.request_id", evt.RequestId);
+        using var held = await _locks.AcquireAsync(LockKey(evt.TenantId, evt.RequestId), cancellationToken).ConfigureAwait(false);
+        var candidates = await _definitions.GetActiveAsync(evt.TenantId, cancellationToken).ConfigureAwait(false);
+        var directory = await _directory.GetAsync(evt.TenantId, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var result = ApprovalEngine.Submit(evt, candidates, directory, now);
+        if (result.Refusal is not null)
+        {
+            return ProcessResult.From(result, result.State);
+        }
+
+        WorkflowDefinition? definition = null;
+        if (result.State.Workflow is { } wf)
+        {
+            definition = candidates.FirstOrDefault(d => d.Id == wf.Id && d.Version == wf.Version);
+        }
+
+        var plan = await PlanAsync(null, result, definition, directory, now, null, cancellationToken).ConfigureAwait(false);
+        await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _requests.WriteAsync(null, result.State, result.Ledger, plan.AddOutbox, [], plan.Manifest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TableException ex) when (ex.Kind == TableErrorKind.Conflict)
+        {
+            // Same request id submitted before (a retry): answer with what is stored. Our due rows are orphans the runner drops.
+            var existing = await _requests.GetAsync(evt.TenantId, evt.RequestId, cancellationToken).ConfigureAwait(false);
+            return existing is null
+                ? throw new StorageBusyException($"Request {evt.RequestId} exists but could not be read.", ex)
+                : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
+        }
+
+        Committed(evt, result);
+        await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
+        return ProcessResult.From(result, result.State);
+    }
+
+    /// <summary>Applies an event to a request of the tenant; <see cref="ProcessResult.NotFound"/> when there is none.</summary>
+    public Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, CancellationToken cancellationToken = default) =>
+        ApplyAsync(tenantId, requestId, evt, null, cancellationToken);
+
+    /// <summary>
+    /// Re-projects a request's indexes from its committed state (the repair a <c>project</c> due-work row asks for):
+    /// writes every index row the state implies and deletes <paramref name="staleJson"/>'s rows it no longer implies.
+    /// </summary>
+    public async Task ReprojectAsync(string tenantId, string requestId, string? staleJson, CancellationToken cancellationToken = default)
+    {
+        using var held = await _locks.AcquireAsync(LockKey(tenantId, requestId), cancellationToken).ConfigureAwait(false);
+        var stale = string.IsNullOrEmpty(staleJson) ? [] : RuntimeJson.Deserialize<List<ManifestRow>>(staleJson);
+        var current = await _requests.GetAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
+        var desired = current is null
+            ? []
+            : IndexProjection.Compute(current.State, await _directory.GetAsync(tenantId, cancellationToken).ConfigureAwait(false), _time.GetUtcNow());
+        var keep = desired.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var deletes = stale.Concat(current?.Manifest ?? []).Where(m => !keep.Contains(m.T + "\n" + m.Pk + "\n" + m.Rk))
+            .DistinctBy(m => m.T + "\n" + m.Pk + "\n" + m.Rk).ToList();
+        await WriteIndexAsync(desired, deletes, cancellationToken).ConfigureAwait(false);
+        LogReprojected(requestId, desired.Count, deletes.Count);
+    }
+
+    internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, string? removeOutboxRowKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        using var activity = RuntimeTelemetry.Source.StartActivity("approvals.apply");
+        activity?.SetTag("approvals.request_id", requestId);
+        activity?.SetTag("approvals.event", evt.GetType().Name);
+        using var held = await _locks.AcquireAsync(LockKey(tenantId, requestId), cancellationToken).ConfigureAwait(false);
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await _requests.GetAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                return ProcessResult.NotFound;
+            }
+
+            var state = current.State;
+            if (state.Workflow is not { } wf)
+            {
+                var refused = new EngineResult(state, [], [], new Refusal(RefusalCode.RequestClosed, "the request has no workflow (" + ApprovalEngine.StatusName(state.Status) + ")"));
+                return ProcessResult.From(refused, state);
+            }
+
+            var definition = await _definitions.GetVersionAsync(tenantId, wf.Id, wf.Version, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Request {requestId} runs workflow {wf.Id} v{wf.Version}, which is not stored.");
+            var directory = await _directory.GetAsync(tenantId, cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var result = ApprovalEngine.Apply(state, evt, definition, directory, now);
+            if (!result.Changed)
+            {
+                if (removeOutboxRowKey is not null && current.Outbox.ContainsKey(removeOutboxRowKey))
+                {
+                    await _requests.DeleteOutboxAsync(tenantId, requestId, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
+                }
+
+                return ProcessResult.From(result, state);
+            }
+
+            var plan = await PlanAsync(current, result, definition, directory, now, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
+            await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _requests.WriteAsync(current, result.State, result.Ledger, plan.AddOutbox, plan.RemoveOutbox, plan.Manifest, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (TableException ex) when (ex.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.Conflict)
+            {
+                RuntimeTelemetry.ConcurrencyRetries.Add(1);
+                LogRaceLost(requestId, attempt);
+                if (attempt >= MaxCommitAttempts)
+                {
+                    throw new StorageBusyException($"Request {requestId}: other writers kept winning the commit race ({attempt} attempts).", ex);
+                }
+
+                continue;
+            }
+
+            Committed(evt, result);
+            await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
+            return ProcessResult.From(result, result.State);
+        }
+    }
+
+    private void Committed(ApprovalEvent evt, EngineResult result)
+    {
+        var name = evt.GetType().Name;
+        RuntimeTelemetry.EventsApplied.Add(1, new KeyValuePair<string, object?>("event", name));
+        if (evt is Decided decided)
+        {
+            RuntimeTelemetry.DecisionsApplied.Add(1, new KeyValuePair<string, object?>("decision", decided.Decision.ToString()));
+        }
+
+        foreach (var intent in result.Intents)
+        {
+            if (intent is Notify notify)
+            {
+                LogNotify(notify.Kind, result.State.TenantId, result.State.Id, notify.StageId, string.Join(',', notify.Users));
+            }
+        }
+
+        LogCommitted(name, result.State.Id, ApprovalEngine.StatusName(result.State.Status), result.Ledger.Count);
+    }
+
+    private async Task<Plan> PlanAsync(StoredRequest? current, EngineResult result, WorkflowDefinition? definition, DirectorySnapshot directory,
+        DateTimeOffset now, string? removeOutboxRowKey, CancellationToken cancellationToken)
+    {
+        var state = result.State;
+        var version = (current?.Version ?? 0) + 1;
+        var dueRows = new List<DueWorkItem>();
+        var outbox = new List<OutboxItem>();
+        foreach (var intent in result.Intents)
+        {
+            switch (intent)
+            {
+                case ScheduleTimer timer:
+                    dueRows.Add(DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.TimerKind, timer.Timer.ToString(), timer.Timer.DueAt,
+                        StateJson.SerializeTimer(timer.Timer)));
+                    break;
+                case DeliverCallback callback when definition?.Callback is not null:
+                    outbox.Add(new OutboxItem(OutboxItem.CallbackRowKey(callback.IdempotencyKey), OutboxItem.CallbackKind, callback.IdempotencyKey, null,
+                        callback.Outcome, CallbackBody(state, callback.Outcome), now.UtcTicks, 0, definition.Id, definition.Version));
+                    break;
+                case EmitEvent emit:
+                    foreach (var subscription in await _subscriptions.GetMatchingAsync(state.TenantId, emit.EventType, cancellationToken).ConfigureAwait(false))
+                    {
+                        outbox.Add(new OutboxItem(OutboxItem.EventRowKey(emit.IdempotencyKey, subscription.Id), OutboxItem.EventKind, emit.IdempotencyKey,
+                            subscription.Id, emit.EventType, EventBody(state, emit, now), now.UtcTicks, 0));
+                    }
+
+                    break;
+            }
+        }
+
+        foreach (var item in outbox)
+        {
+            dueRows.Add(DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.OutboxKind, item.RowKey, now));
+        }
+
+        var desired = IndexProjection.Compute(state, directory, now);
+        var old = (current?.Manifest ?? []).ToDictionary(m => m.T + "\n" + m.Pk + "\n" + m.Rk, StringComparer.Ordinal);
+        var changed = desired.Where(r => !old.TryGetValue(r.Id, out var m) || m.H != r.Hash).ToList();
+        var keep = desired.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var stale = old.Where(kv => !keep.Contains(kv.Key)).Select(kv => kv.Value).ToList();
+        IReadOnlyList<ManifestRow>? manifest = null;
+        DueWorkItem? project = null;
+        if (changed.Count > 0 || stale.Count > 0)
+        {
+            manifest = [.. desired.Select(r => r.ToManifest())];
+            project = DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.ProjectKind, version.ToString(CultureInfo.InvariantCulture), now + ProjectionGrace,
+                RuntimeJson.Serialize(stale));
+            dueRows.Add(project);
+        }
+
+        var remove = removeOutboxRowKey is null ? Array.Empty<string>() : [removeOutboxRowKey];
+        return new Plan(dueRows, outbox, remove, manifest, changed, stale, project);
+    }
+
+    private async Task ProjectAsync(Plan plan, CancellationToken cancellationToken)
+    {
+        if (plan.Project is null || SimulateCrashAfterCommit)
+        {
+            return;
+        }
+
+        await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
+        await _dueWork.DeleteAsync(plan.Project, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteIndexAsync(IReadOnlyList<ProjectedRow> writes, IReadOnlyList<ManifestRow> deletes, CancellationToken cancellationToken)
+    {
+        var work = writes.Select(w => (Func<CancellationToken, Task>)(ct => _index.Table(w.Table).UpsertAsync(w.Entity, TableUpdateMode.Replace, ct)))
+            .Concat(deletes.Select(d => (Func<CancellationToken, Task>)(ct => _index.Table(d.T).DeleteAsync(d.Pk, d.Rk, "*", ct))))
+            .ToList();
+        if (work.Count == 1)
+        {
+            await work[0](cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (step, ct) => await step(ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>
+    internal static string CallbackBody(ApprovalState state, string outcome) => Json(w =>
+    {
+        w.WriteString("approvalId", state.Id);
+        w.WriteString("model", state.Model);
+        w.WriteString("recordId", state.RecordId);
+        w.WriteString("outcome", outcome);
+        w.WritePropertyName("record");
+        WriteRecord(w, state.Record);
+        if (state.DecidedAt is { } decided)
+        {
+            w.WriteString("decidedAt", decided.ToUniversalTime());
+        }
+        else
+        {
+            w.WriteNull("decidedAt");
+        }
+
+        w.WriteString("ledgerHead", state.LedgerHead);
+    });
+
+    /// <summary>A subscription event body: the callback fields plus <c>event</c>, <c>status</c>, <c>stageId</c>, <c>users</c>, <c>at</c>.</summary>
+    internal static string EventBody(ApprovalState state, EmitEvent emit, DateTimeOffset now) => Json(w =>
+    {
+        w.WriteString("event", emit.EventType);
+        w.WriteString("approvalId", state.Id);
+        w.WriteString("model", state.Model);
+        w.WriteString("recordId", state.RecordId);
+        w.WriteString("status", ApprovalEngine.StatusName(state.Status));
+        if (state.IsClosed && state.Status is not RequestStatus.ChangesRequested)
+        {
+            w.WriteString("outcome", ApprovalEngine.StatusName(state.Status));
+        }
+
+        w.WriteString("stageId", emit.StageId);
+        w.WriteStartArray("users");
+        foreach (var user in emit.Users)
+        {
+            w.WriteStringValue(user);
+        }
+
+        w.WriteEndArray();
+        w.WritePropertyName("record");
+        WriteRecord(w, state.Record);
+        if (state.DecidedAt is { } decided)
+        {
+            w.WriteString("decidedAt", decided.ToUniversalTime());
+        }
+        else
+        {
+            w.WriteNull("decidedAt");
+        }
+
+        w.WriteString("ledgerHead", state.LedgerHead);
+        w.WriteString("at", now.ToUniversalTime());
+    });
+
+    private static void WriteRecord(Utf8JsonWriter w, JsonElement record)
+    {
+        if (record.ValueKind == JsonValueKind.Undefined)
+        {
+            w.WriteNullValue();
+        }
+        else
+        {
+            record.WriteTo(w);
+        }
+    }
+
+    private static string Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            write(writer);
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static string LockKey(string tenantId, string requestId) => tenantId + "\n" + requestId;
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Committed {Event} to request {RequestId}: status {Status}, {LedgerEntries} ledger entries")]
+    private partial void LogCommitted(string @event, string requestId, string status, int ledgerEntries);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Notify {Kind} (tenant {TenantId}, request {RequestId}, stage {StageId}): {Users}")]
+    private partial void LogNotify(NotificationKind kind, string tenantId, string requestId, string? stageId, string users);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Request {RequestId}: lost the commit race (attempt {Attempt}); re-reading")]
+    private partial void LogRaceLost(string requestId, int attempt);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Re-projected request {RequestId}: {Rows} rows written, {Deleted} stale rows deleted")]
+    private partial void LogReprojected(string requestId, int rows, int deleted);
+
+    private sealed record Plan(
+        IReadOnlyList<DueWorkItem> DueRows,
+        IReadOnlyList<OutboxItem> AddOutbox,
+        IReadOnlyList<string> RemoveOutbox,
+        IReadOnlyList<ManifestRow>? Manifest,
+        IReadOnlyList<ProjectedRow> Changed,
+        IReadOnlyList<ManifestRow> Stale,
+        DueWorkItem? Project);
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Text;
+using ApprovalFunctions.Storage.Tables;
+
+namespace ApprovalFunctions.Runtime.Storage;
+
+/// <summary>One unit of due work: a timer, an outbox delivery or a projection repair.</summary>
+/// <param name="Shard">0..15, from a stable hash of tenant and request.</param>
+/// <param name="RowKey"><c>{dueTicks:D19}|{tenant}|{requestId}|{kind}|{key}</c>.</param>
+/// <param name="DueAt">When it is due.</param>
+/// <param name="TenantId">The tenant.</param>
+/// <param name="RequestId">The request.</param>
+/// <param name="Kind"><see cref="TimerKind"/>, <see cref="OutboxKind"/> or <see cref="ProjectKind"/>.</param>
+/// <param name="Key">The timer key string, the outbox row key, or the projection's version.</param>
+/// <param name="Payload">Timer JSON, nothing, or the index rows the projection must delete (JSON).</param>
+public sealed record DueWorkItem(int Shard, string RowKey, DateTimeOffset DueAt, string TenantId, string RequestId, string Kind, string Key, string? Payload)
+{
+    /// <summary>A durable timer.</summary>
+    public const string TimerKind = "timer";
+
+    /// <summary>An outbox delivery.</summary>
+    public const string OutboxKind = "outbox";
+
+    /// <summary>Re-project a request's indexes (written before a commit; deleted after the projection).</summary>
+    public const string ProjectKind = "project";
+
+    /// <summary>Builds an item with its shard and row key.</summary>
+    public static DueWorkItem Create(string tenantId, string requestId, string kind, string key, DateTimeOffset dueAt, string? payload = null)
+    {
+        var rowKey = string.Join('|', TableKey.Ticks(dueAt), TableKey.Encode(tenantId), TableKey.Encode(requestId), kind, TableKey.Encode(key));
+        return new DueWorkItem(DueWorkStore.ShardOf(tenantId, requestId), rowKey, dueAt, tenantId, requestId, kind, key, payload);
+    }
+}
+
+/// <summary>
+/// Due work in <c>{hub}DueWork</c>, partition <c>shard{00..15}</c>, rows in due order. All rows of one request
+/// land in one shard, so the rows an event creates are written in one transaction.
+/// </summary>
+public sealed class DueWorkStore
+{
+    /// <summary>The number of shards.</summary>
+    public const int ShardCount = 16;
+
+    private readonly TableClient _table;
+
+    /// <summary>Creates the store.</summary>
+    public DueWorkStore(StorageTables tables)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        _table = tables.DueWork;
+    }
+
+    /// <summary>
+    /// The shard of a request: FNV-1a (32-bit) over the UTF-8 of <c>tenant|requestId</c>, the same in every process
+    /// and every .NET version (string.GetHashCode is randomised per process).
+    /// </summary>
+    public static int ShardOf(string tenantId, string requestId)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(tenantId + "|" + requestId))
+        {
+            hash = unchecked((hash ^ b) * 16777619u);
+        }
+
+        return (int)(hash % ShardCount);
+    }
+
+    /// <summary>The partition key of a shard.</summary>
+    public static string ShardKey(int shard) => "shard" + shard.ToString("D2", CultureInfo.InvariantCulture);
+
+    /// <summary>Writes items (upsert: a replay of the same intent is harmless), one transaction per shard and 100 rows.</summary>
+    public async Task AddAsync(IReadOnlyList<DueWorkItem> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        foreach (var shard in items.GroupBy(i => i.Shard))
+        {
+            var rows = shard.GroupBy(i => i.RowKey, StringComparer.Ordinal).Select(g => g.Last()).Select(Row).ToList();
+            foreach (var batch in rows.Chunk(TableLimits.MaxBatchOperations))
+            {
+                if (batch.Length == 1)
+                {
+                    await _table.UpsertAsync(batch[0], TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _table.SubmitTransactionAsync([.. batch.Select(r => TableTransactionAction.Upsert(r, TableUpdateMode.Replace))], cancellationToken)
+                        .ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Items of a shard due at or before <paramref name="now"/>, oldest first, at most <paramref name="top"/>.</summary>
+    public async Task<IReadOnlyList<DueWorkItem>> QueryDueAsync(int shard, DateTimeOffset now, int top, CancellationToken cancellationToken = default)
+    {
+        var pk = ShardKey(shard);
+        var upper = TableKey.Padded(now.UtcTicks + 1);
+        var page = await _table.QueryPageAsync(TableFilter.Format($"PartitionKey eq {pk} and RowKey lt {upper}"), null, Math.Clamp(top, 1, 1000), null,
+            cancellationToken).ConfigureAwait(false);
+        return [.. page.Entities.Select(e => Read(shard, e))];
+    }
+
+    /// <summary>Deletes an item (missing is fine).</summary>
+    public Task DeleteAsync(DueWorkItem item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return _table.DeleteAsync(ShardKey(item.Shard), item.RowKey, "*", cancellationToken);
+    }
+
+    /// <summary>Moves an item to a later time (one transaction: add the new row, delete the old).</summary>
+    public async Task<DueWorkItem> RescheduleAsync(DueWorkItem item, DateTimeOffset dueAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        var moved = DueWorkItem.Create(item.TenantId, item.RequestId, item.Kind, item.Key, dueAt, item.Payload);
+        if (moved.RowKey == item.RowKey)
+        {
+            return item;
+        }
+
+        await _table.SubmitTransactionAsync(
+            [TableTransactionAction.Upsert(Row(moved), TableUpdateMode.Replace), TableTransactionAction.Delete(ShardKey(item.Shard), item.RowKey)],
+            cancellationToken).ConfigureAwait(false);
+        return moved;
+    }
+
+    private static TableEntity Row(DueWorkItem item) => new(ShardKey(item.Shard), item.RowKey)
+    {
+        ["DueAt"] = item.DueAt,
+        ["Tenant"] = item.TenantId,
+        ["RequestId"] = item.RequestId,
+        ["Kind"] = item.Kind,
+        ["Key"] = item.Key,
+        ["Payload"] = item.Payload,
+    };
+
+    private static DueWorkItem Read(int shard, TableEntity e) => new(
+        shard, e.RowKey, e.GetDateTimeOffset("DueAt") ?? default, e.GetString("Tenant") ?? "", e.GetString("RequestId") ?? "",
+        e.GetString("Kind") ?? "", e.GetString("Key") ?? "", e.GetString("Payload"));
+}
+
+/// <summary>A held shard lease; renew before <see cref="ExpiresAt"/>.</summary>
+public sealed record ShardLease(int Shard, string Owner, DateTimeOffset ExpiresAt, string ETag);
+
+/// <summary>
+/// Due-work shard leases in <c>{hub}Leases</c> (partition <c>lease</c>, row <c>shard{NN}</c>), ETag-guarded, so
+/// two host processes poll disjoint shards. A lease that is not renewed expires and another process takes it.
+/// </summary>
+public sealed class LeaseStore
+{
+    private const string Partition = "lease";
+    private readonly TableClient _table;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the store.</summary>
+    public LeaseStore(StorageTables tables, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(time);
+        _table = tables.Leases;
+        _time = time;
+    }
+
+    /// <summary>Takes the shard's lease when it is free, expired or already ours; null when another owner holds it.</summary>
+    public async Task<ShardLease?> TryAcquireAsync(int shard, string owner, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        var now = _time.GetUtcNow();
+        var key = DueWorkStore.ShardKey(shard);
+        var current = await _table.GetAsync(Partition, key, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entity = new TableEntity(Partition, key) { ["Owner"] = owner, ["ExpiresAt"] = now + duration };
+        try
+        {
+            if (current is null)
+            {
+                var etag = await _table.InsertAsync(entity, cancellationToken).ConfigureAwait(false);
+                return new ShardLease(shard, owner, now + duration, etag);
+            }
+
+            var holder = current.GetString("Owner");
+            var expires = current.GetDateTimeOffset("ExpiresAt") ?? default;
+            if (!string.Equals(holder, owner, StringComparison.Ordinal) && expires > now)
+            {
+                return null;
+            }
+
+            var newEtag = await _table.UpdateAsync(entity, current.ETag!, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            return new ShardLease(shard, owner, now + duration, newEtag);
+        }
+        catch (TableException ex) when (ex.Kind is TableErrorKind.Conflict or TableErrorKind.PreconditionFailed)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Extends a held lease; null when it was lost (another process took it after it expired).</summary>
+    public async Task<ShardLease?> RenewAsync(ShardLease lease, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        var expires = _time.GetUtcNow() + duration;
+        var entity = new TableEntity(Partition, DueWorkStore.ShardKey(lease.Shard)) { ["Owner"] = lease.Owner, ["ExpiresAt"] = expires };
+        try
+        {
+            var etag = await _table.UpdateAsync(entity, lease.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            return lease with { ExpiresAt = expires, ETag = etag };
+        }
+        catch (TableException ex) when (ex.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Gives a lease up (only if still ours).</summary>
+    public async Task ReleaseAsync(ShardLease lease, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        try
+        {
+            await _table.DeleteAsync(Partition, DueWorkStore.ShardKey(lease.Shard), lease.ETag, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TableException ex) when (ex.Kind == TableErrorKind.PreconditionFailed)
+        {
+            // Someone else holds it now.
+        }
+    }
+}
