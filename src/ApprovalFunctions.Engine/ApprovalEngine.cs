@@ -335,7 +335,11 @@ public static class ApprovalEngine
         }
 
         var work = new Work(state, definition, directory, now);
-        var updated = stage with { Responses = Append(stage.Responses, new StageResponse(actor, decided.Decision, decided.Comment, onBehalfOf, now)) };
+        var responses = Append(stage.Responses, new StageResponse(actor, decided.Decision, decided.Comment, onBehalfOf, now));
+        var achieved = decided.Decision == DecisionKind.Approve ? Consensus.Achieved(responses, stageDefinition, directory) : 0;
+        var updated = decided.Decision == DecisionKind.Approve
+            ? stage with { Responses = responses, Remaining = Math.Max(0, stage.Required - achieved) }
+            : stage with { Responses = responses };
         work.Log(actor, onBehalfOf, DecisionName(decided.Decision), stage.Id, decided.Comment, null);
         work.Do(new InboxRemove(actor, stage.Id, Decided: true));
         if (onBehalfOf is not null)
@@ -347,8 +351,6 @@ public static class ApprovalEngine
         {
             case DecisionKind.Approve:
             {
-                var achieved = Consensus.Achieved(updated, stageDefinition, directory);
-                updated = updated with { Remaining = Math.Max(0, updated.Required - achieved) };
                 work.Stages[index] = updated;
                 if (achieved >= updated.Required)
                 {
@@ -561,6 +563,11 @@ public static class ApprovalEngine
         foreach (var approver in approvers)
         {
             work.Do(new InboxAdd(approver, stage.Id));
+            if (work.Directory.Delegations.Count == 0)
+            {
+                continue;
+            }
+
             foreach (var delegateId in work.Directory.DelegatesOf(approver, now))
             {
                 if (work.AllowSelfApproval || !ApproverResolver.IsSelf(delegateId, work.Requester, work.Subjects))
@@ -623,6 +630,11 @@ public static class ApprovalEngine
             }
 
             work.Do(new InboxRemove(approver, stage.Id, Decided: false));
+            if (work.Directory.Delegations.Count == 0)
+            {
+                continue;
+            }
+
             foreach (var delegateId in work.Directory.DelegatesOf(approver, work.Now))
             {
                 if (!string.Equals(delegateId, except, StringComparison.Ordinal))
@@ -677,7 +689,7 @@ public static class ApprovalEngine
         var callback = work.Definition?.Callback;
         if (callback is not null && Contains(callback.Events, name))
         {
-            var key = FormattableString.Invariant($"{work.Original.Id}:{work.Iteration}:{name}");
+            var key = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{work.Original.Id}:{work.Iteration}:{name}");
             work.Callback = new CallbackState { Status = CallbackStatus.Pending, Outcome = name, IdempotencyKey = key };
             work.Do(new DeliverCallback(name, key));
         }
@@ -1146,71 +1158,88 @@ public static class ApprovalEngine
     };
 }
 
-/// <summary>Compact JSON for <see cref="Ledger.LedgerEntry.Detail"/>.</summary>
+/// <summary>Compact JSON for <see cref="Ledger.LedgerEntry.Detail"/> (no closures: it runs on stage activation).</summary>
 internal static class Detail
 {
-    public static string Object(string name, string value) => Write(w => w.WriteString(name, value));
-
-    public static string Object(string name, int value) => Write(w => w.WriteNumber(name, value));
-
-    public static string Object(string name1, string value1, string name2, int value2) =>
-        Write(w =>
-        {
-            w.WriteString(name1, value1);
-            w.WriteNumber(name2, value2);
-        });
-
-    public static string Object(string name1, string value1, string name2, string value2) =>
-        Write(w =>
-        {
-            w.WriteString(name1, value1);
-            w.WriteString(name2, value2);
-        });
-
-    public static string Object(string name1, string value1, string name2, string value2, string name3, string value3) =>
-        Write(w =>
-        {
-            w.WriteString(name1, value1);
-            w.WriteString(name2, value2);
-            w.WriteString(name3, value3);
-        });
-
-    public static string Approvers(IReadOnlyList<string> approvers, int required) =>
-        Write(w =>
-        {
-            w.WriteStartArray("approvers");
-            foreach (var a in approvers)
-            {
-                w.WriteStringValue(a);
-            }
-
-            w.WriteEndArray();
-            w.WriteNumber("required", required);
-        });
-
-    public static string Escalation(int level, IReadOnlyList<string> added) =>
-        Write(w =>
-        {
-            w.WriteNumber("level", level);
-            w.WriteStartArray("added");
-            foreach (var a in added)
-            {
-                w.WriteStringValue(a);
-            }
-
-            w.WriteEndArray();
-        });
-
-    private static string Write(Action<Utf8JsonWriter> body)
+    public static string Object(string name, string value)
     {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var (buffer, w) = Start();
+        w.WriteString(name, value);
+        return End(buffer, w);
+    }
+
+    public static string Object(string name, int value)
+    {
+        var (buffer, w) = Start();
+        w.WriteNumber(name, value);
+        return End(buffer, w);
+    }
+
+    public static string Object(string name1, string value1, string name2, int value2)
+    {
+        var (buffer, w) = Start();
+        w.WriteString(name1, value1);
+        w.WriteNumber(name2, value2);
+        return End(buffer, w);
+    }
+
+    public static string Object(string name1, string value1, string name2, string value2)
+    {
+        var (buffer, w) = Start();
+        w.WriteString(name1, value1);
+        w.WriteString(name2, value2);
+        return End(buffer, w);
+    }
+
+    public static string Object(string name1, string value1, string name2, string value2, string name3, string value3)
+    {
+        var (buffer, w) = Start();
+        w.WriteString(name1, value1);
+        w.WriteString(name2, value2);
+        w.WriteString(name3, value3);
+        return End(buffer, w);
+    }
+
+    public static string Approvers(IReadOnlyList<string> approvers, int required)
+    {
+        var (buffer, w) = Start();
+        w.WriteStartArray("approvers");
+        foreach (var a in approvers)
         {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
+            w.WriteStringValue(a);
         }
 
+        w.WriteEndArray();
+        w.WriteNumber("required", required);
+        return End(buffer, w);
+    }
+
+    public static string Escalation(int level, IReadOnlyList<string> added)
+    {
+        var (buffer, w) = Start();
+        w.WriteNumber("level", level);
+        w.WriteStartArray("added");
+        foreach (var a in added)
+        {
+            w.WriteStringValue(a);
+        }
+
+        w.WriteEndArray();
+        return End(buffer, w);
+    }
+
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer) Start()
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        var writer = new Utf8JsonWriter(buffer);
+        writer.WriteStartObject();
+        return (buffer, writer);
+    }
+
+    private static string End(ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
+    {
+        writer.WriteEndObject();
+        writer.Dispose();
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

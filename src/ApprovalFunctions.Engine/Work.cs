@@ -105,7 +105,7 @@ internal sealed class Work
 
     /// <summary>A stable idempotency key for an outbound emission: request, iteration, event, stage and the ledger position it follows.</summary>
     public string EmissionKey(string eventType, string? stageId) =>
-        FormattableString.Invariant($"{_original.Id}:{Iteration}:{eventType}:{stageId}:{LedgerLength}");
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{_original.Id}:{Iteration}:{eventType}:{stageId}:{LedgerLength}");
 
     public void Emit(string eventType, string? stageId, IReadOnlyList<string> users) =>
         Do(new EmitEvent(eventType, stageId, users, EmissionKey(eventType, stageId)));

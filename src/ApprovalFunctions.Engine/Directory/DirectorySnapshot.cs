@@ -149,6 +149,15 @@ public sealed class DirectorySnapshot
     public IReadOnlyList<string> GroupMembers(string groupId) =>
         _groupMembers.TryGetValue(groupId, out var members) ? [.. members.Order(StringComparer.Ordinal)] : [];
 
+    /// <summary>Adds the members of a group to <paramref name="target"/> in no particular order (no sorting, no copy).</summary>
+    internal void AddGroupMembersTo(string groupId, List<string> target)
+    {
+        if (_groupMembers.TryGetValue(groupId, out var members))
+        {
+            target.AddRange(members);
+        }
+    }
+
     /// <summary>True when <paramref name="userId"/> is a member of <paramref name="groupId"/>.</summary>
     public bool IsMember(string userId, string groupId) =>
         _groupMembers.TryGetValue(groupId, out var members) && members.Contains(userId);

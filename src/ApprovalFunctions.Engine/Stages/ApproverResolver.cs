@@ -21,7 +21,7 @@ internal static class ApproverResolver
         DirectorySnapshot directory,
         Func<JsonElement> ruleData)
     {
-        var found = new SortedSet<string>(StringComparer.Ordinal);
+        var found = new List<string>();
         foreach (var spec in specs)
         {
             switch (spec.Type)
@@ -30,10 +30,7 @@ internal static class ApproverResolver
                     found.Add(spec.Id);
                     break;
                 case ApproverType.Group when !string.IsNullOrEmpty(spec.Id):
-                    foreach (var member in directory.GroupMembers(spec.Id))
-                    {
-                        found.Add(member);
-                    }
+                    directory.AddGroupMembersTo(spec.Id, found);
 
                     break;
                 case ApproverType.Manager:
@@ -72,10 +69,19 @@ internal static class ApproverResolver
             }
         }
 
+        // A list sorted once beats a SortedSet here: pools are small and this runs at every activation.
+        found.Sort(StringComparer.Ordinal);
         var approvers = new List<string>(found.Count);
         var excluded = new List<string>();
+        string? previous = null;
         foreach (var id in found)
         {
+            if (string.Equals(id, previous, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            previous = id;
             if (!allowSelfApproval && IsSelf(id, requester, subjects))
             {
                 excluded.Add(id);

@@ -117,15 +117,24 @@ internal static class Consensus
     }
 
     /// <summary>How much of <see cref="StageState.Required"/> the approvals so far achieve.</summary>
-    public static int Achieved(StageState stage, StageDefinition definition, DirectorySnapshot directory)
+    public static int Achieved(IReadOnlyList<StageResponse> responses, StageDefinition definition, DirectorySnapshot directory)
     {
         if (definition.Consensus.Mode != ConsensusMode.Groups)
         {
-            return Approvals(stage);
+            var count = 0;
+            for (var i = 0; i < responses.Count; i++)
+            {
+                if (responses[i].Decision == DecisionKind.Approve)
+                {
+                    count++;
+                }
+            }
+
+            return count;
         }
 
         var people = new List<string>();
-        foreach (var r in stage.Responses)
+        foreach (var r in responses)
         {
             if (r.Decision == DecisionKind.Approve)
             {
