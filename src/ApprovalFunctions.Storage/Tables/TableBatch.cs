@@ -12,7 +12,7 @@ internal static class TableBatch
 {
     internal sealed record Part(int Status, string? ETag, string Body);
 
-    public static ArrayBufferWriter<byte> Build(string endpoint, string tableUrl, IReadOnlyList<TableTransactionAction> actions,
+    public static ArrayBufferWriter<byte> Build(string tableUrl, IReadOnlyList<TableTransactionAction> actions,
         Func<string, string, string> entityUrl, out string boundary)
     {
         var id = Guid.NewGuid().ToString("N");
@@ -53,7 +53,6 @@ internal static class TableBatch
         }
 
         Ascii(buffer, $"--{changeset}--\r\n\r\n--{boundary}--\r\n");
-        _ = endpoint;
         return buffer;
     }
 

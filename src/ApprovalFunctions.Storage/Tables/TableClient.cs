@@ -316,7 +316,7 @@ public sealed class TableClient
             }
         }
 
-        var body = TableBatch.Build(_endpoint, _tableUrl, actions, EntityUrl, out boundary);
+        var body = TableBatch.Build(_tableUrl, actions, EntityUrl, out boundary);
         if (body.WrittenCount > TableLimits.MaxBatchPayload)
         {
             throw TableException.Refused(TableErrorKind.TooLarge, "ClientBatchTooLarge",

@@ -68,6 +68,12 @@ public static class TableLimits
                 Msg(index, $"{which} is {key.Length} characters; the limit is {MaxKeyLength} (1 KiB of UTF-16). Build keys with TableKey.Encode."), index);
         }
 
+        if (HasUnpairedSurrogate(key))
+        {
+            throw TableException.Refused(TableErrorKind.InvalidInput, "ClientInvalidKeyCharacter",
+                Msg(index, $"{which} contains an unpaired UTF-16 surrogate, which cannot be sent as UTF-8. Build keys with TableKey.Encode."), index);
+        }
+
         foreach (var c in key)
         {
             if (c is '/' or '\\' or '#' or '?' || c <= '\u001F' || c is >= '\u007F' and <= '\u009F')
@@ -101,6 +107,9 @@ public static class TableLimits
                 case string s when s.Length > MaxStringLength:
                     throw TableException.Refused(TableErrorKind.TooLarge, "ClientPropertyValueTooLarge",
                         Msg(index, $"Property '{name}' is a string of {s.Length} characters; Azure allows {MaxStringLength} (64 KiB of UTF-16)."), index);
+                case string s when HasUnpairedSurrogate(s):
+                    throw TableException.Refused(TableErrorKind.InvalidInput, "ClientInvalidString",
+                        Msg(index, $"Property '{name}' contains an unpaired UTF-16 surrogate; it would be stored as U+FFFD. Store such data as binary."), index);
                 case byte[] b when b.Length > MaxBinaryLength:
                     throw TableException.Refused(TableErrorKind.TooLarge, "ClientPropertyValueTooLarge",
                         Msg(index, $"Property '{name}' is {b.Length} bytes of binary; Azure allows {MaxBinaryLength}."), index);
@@ -113,6 +122,30 @@ public static class TableLimits
             throw TableException.Refused(TableErrorKind.TooLarge, "ClientEntityTooLarge",
                 Msg(index, $"Entity ({Shorten(entity.PartitionKey)}, {Shorten(entity.RowKey)}) is {size} bytes by the service's size formula; Azure allows {MaxEntitySize} (1 MiB). Largest property: '{LargestProperty(entity)}'."), index);
         }
+    }
+
+    private static bool HasUnpairedSurrogate(string s)
+    {
+        var span = s.AsSpan();
+        var i = span.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (i < 0)
+        {
+            return false;
+        }
+
+        for (; i < span.Length; i++)
+        {
+            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(span[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string LargestProperty(TableEntity entity)

@@ -106,6 +106,18 @@ public sealed class TableLimitsTests(AzuriteFixture azurite) : IClassFixture<Azu
     }
 
     [Fact]
+    public async Task Insert_StringWithUnpairedSurrogate_RefusedInsteadOfSilentlyReplaced()
+    {
+        var table = await azurite.CreateTableAsync();
+
+        var ex = await Assert.ThrowsAsync<TableException>(() => table.InsertAsync(new TableEntity("p", "r") { ["Note"] = "bad \ud800 text" }));
+        await table.InsertAsync(new TableEntity("p", "ok") { ["Note"] = "fine 😀 text" });
+
+        AssertRefused(ex, TableErrorKind.InvalidInput, "'Note'");
+        Assert.Equal("fine 😀 text", (await table.GetAsync("p", "ok"))!.GetString("Note"));
+    }
+
+    [Fact]
     public void EntitySize_FollowsServiceFormula()
     {
         var entity = new TableEntity("pk", "rk") { ["S"] = "abc", ["L"] = 1L, ["I"] = 1, ["B"] = true, ["G"] = Guid.Empty, ["X"] = new byte[10] };
