@@ -130,7 +130,7 @@ public static class ApprovalEngine
     /// </summary>
     /// <param name="state">The current state.</param>
     /// <param name="evt">The event. A <see cref="Submitted"/> here is refused (use <see cref="Submit"/>).</param>
-    /// <param name="definition">The workflow version the request runs (<see cref="ApprovalState.Workflow"/>).</param>
+    /// <param name="definition">The workflow version the request runs (<see cref="ApprovalState.Workflow"/>); another id or version throws <see cref="ArgumentException"/>.</param>
     /// <param name="directory">The tenant directory now (for delegations, group membership, escalation and rework resolution).</param>
     /// <param name="now">The current time; the only clock the engine knows.</param>
     public static EngineResult Apply(ApprovalState state, ApprovalEvent evt, WorkflowDefinition definition, DirectorySnapshot directory, DateTimeOffset now)
@@ -139,6 +139,14 @@ public static class ApprovalEngine
         ArgumentNullException.ThrowIfNull(evt);
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(directory);
+        if (state.Workflow is { } running && (!string.Equals(running.Id, definition.Id, StringComparison.Ordinal) || running.Version != definition.Version))
+        {
+            // A host bug, not a client mistake: applying another version would silently change the rules mid-request.
+            throw new ArgumentException(
+                FormattableString.Invariant($"the request runs workflow '{running.Id}' v{running.Version}, not '{definition.Id}' v{definition.Version}"),
+                nameof(definition));
+        }
+
         if (IsRecent(state, evt.EventId))
         {
             return new EngineResult(state, [], [], null, Duplicate: true);
@@ -261,7 +269,9 @@ public static class ApprovalEngine
 
         if (stage.Status != StageStatus.Pending)
         {
-            return Refuse(state, RefusalCode.StageNotActive, "stage '" + stage.Id + "' is " + StageStatusName(stage.Status) + ", not active");
+            return stage.Status == StageStatus.Waiting
+                ? Refuse(state, RefusalCode.StageWaiting, "stage '" + stage.Id + "' has not started yet")
+                : Refuse(state, RefusalCode.StageNotActive, "stage '" + stage.Id + "' is " + StageStatusName(stage.Status) + ", not active");
         }
 
         var needsComment = decided.Decision is DecisionKind.Reject or DecisionKind.RequestChanges or DecisionKind.Comment;

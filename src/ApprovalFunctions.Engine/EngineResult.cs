@@ -18,7 +18,7 @@ public enum RefusalCode
     /// <summary>No such stage (404).</summary>
     UnknownStage,
 
-    /// <summary>The stage is not the active one (409).</summary>
+    /// <summary>The stage is closed (approved, rejected, expired, skipped, cancelled) (409).</summary>
     StageNotActive,
 
     /// <summary>The request is closed (409).</summary>
@@ -35,6 +35,9 @@ public enum RefusalCode
 
     /// <summary>A required input is missing or malformed, e.g. a comment for reject (400).</summary>
     Invalid,
+
+    /// <summary>The stage has not started yet (a later order): nobody may decide it yet (403, per API.md "only ... a stage that is active").</summary>
+    StageWaiting,
 }
 
 /// <summary>A refusal: nothing changed, nothing was appended.</summary>
@@ -43,7 +46,7 @@ public sealed record Refusal(RefusalCode Code, string Message)
     /// <summary>The HTTP status a host answers with.</summary>
     public int HttpStatus => Code switch
     {
-        RefusalCode.NotAnApprover or RefusalCode.Forbidden => 403,
+        RefusalCode.NotAnApprover or RefusalCode.Forbidden or RefusalCode.StageWaiting => 403,
         RefusalCode.UnknownStage => 404,
         RefusalCode.StageNotActive or RefusalCode.RequestClosed => 409,
         RefusalCode.SelfApproval or RefusalCode.DuplicateVote or RefusalCode.InvalidState => 422,

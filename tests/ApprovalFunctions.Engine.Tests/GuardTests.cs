@@ -11,12 +11,31 @@ public sealed class GuardTests
         "{'id':'b','order':2,'approvers':[{'type':'user','id':'carol'}]}]", extra));
 
     [Fact]
-    public void Decide_OnWaitingStage_IsRefusedAsNotActive()
+    public void Decide_OnWaitingStage_IsRefusedAsNotStarted()
     {
         var run = TwoStages();
         var result = run.Approve("carol", "b");
+        Assert.Equal(RefusalCode.StageWaiting, result.Refusal!.Code);
+        Assert.Equal(403, result.Refusal.HttpStatus);
+    }
+
+    [Fact]
+    public void Decide_OnClosedStageOfPendingRequest_IsRefusedAsNotActive()
+    {
+        var run = Run.Start(Kit.Stages(
+            "[{'id':'a','approvers':[{'type':'user','id':'bob'},{'type':'user','id':'dan'}]},{'id':'b','order':2,'approvers':[{'type':'user','id':'carol'}]}]"));
+        run.Approve("bob", "a");
+        var result = run.Approve("dan", "a");
         Assert.Equal(RefusalCode.StageNotActive, result.Refusal!.Code);
         Assert.Equal(409, result.Refusal.HttpStatus);
+    }
+
+    [Fact]
+    public void Apply_WithAnotherDefinitionVersion_Throws()
+    {
+        var run = TwoStages();
+        var evt = new Decided { EventId = "x", StageId = "a", Actor = new Actor("bob"), Decision = DecisionKind.Approve };
+        Assert.Throws<ArgumentException>(() => ApprovalEngine.Apply(run.State, evt, run.Definition with { Version = 2 }, run.Directory, run.Now));
     }
 
     [Fact]
