@@ -50,6 +50,11 @@ public static class TableFilter
     public static string RowKeyStartsWith(string partitionKey, string prefix)
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
+        if (prefix[^1] == char.MaxValue)
+        {
+            throw new ArgumentException("A prefix ending in U+FFFF has no upper bound to scan to.", nameof(prefix));
+        }
+
         var upper = new StringBuilder(prefix);
         upper[^1] = (char)(upper[^1] + 1);
         return Format($"PartitionKey eq {partitionKey} and RowKey ge {prefix} and RowKey lt {upper.ToString()}");
