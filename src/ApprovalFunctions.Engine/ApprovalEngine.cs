@@ -550,6 +550,7 @@ public static class ApprovalEngine
         string? note = resolution.Excluded.Count > 0
             ? "excluded from approving their own request: " + string.Join(", ", resolution.Excluded)
             : null;
+        var unassignable = Consensus.UnassignableReason(approvers, required, definition, work.Directory);
         stage = stage with
         {
             Status = StageStatus.Pending,
@@ -563,10 +564,9 @@ public static class ApprovalEngine
             DueAt = definition.Timeout is { } timeout ? now + timeout.After : null,
             NextReminderAt = definition.ReminderEvery is { } every ? now + every : null,
             ClosedAt = null,
-            Note = note,
+            Note = Join(note, unassignable),
+            Unassignable = unassignable is not null,
         };
-        var unassignable = UnassignableReason(stage, definition, work.Directory);
-        stage = stage with { Unassignable = unassignable is not null, Note = Join(note, unassignable) };
         work.Stages[index] = stage;
 
         work.Log(SystemActor, null, "stage.activated", stage.Id, null, Detail.Approvers(approvers, required));
@@ -736,19 +736,31 @@ public static class ApprovalEngine
             return NoOp(state);
         }
 
-        var work = new Work(state, definition, directory, now);
-        var index = work.IndexOfStage(key.StageId);
+        var index = -1;
+        for (var i = 0; i < state.Stages.Count; i++)
+        {
+            if (string.Equals(state.Stages[i].Id, key.StageId, StringComparison.Ordinal))
+            {
+                index = i;
+                break;
+            }
+        }
+
         var stageDefinition = definition.FindStage(key.StageId);
         if (index < 0 || stageDefinition is null)
         {
             return NoOp(state);
         }
 
-        var stage = work.Stages[index];
+        var stage = state.Stages[index];
         if (stage.Status != StageStatus.Pending || stage.ActivatedAt is not { } activatedAt)
         {
             return NoOp(state);
         }
+
+        // Built only once the key matched: a stale timer (the common late case) allocates nothing but its result.
+        Work? lazyWork = null;
+        Work WorkFor() => lazyWork ??= new Work(state, definition, directory, now);
 
         switch (key.Kind)
         {
@@ -767,15 +779,15 @@ public static class ApprovalEngine
                 }
 
                 var waitingOn = OpenApprovers(stage);
-                work.Stages[index] = stage with { RemindersSent = key.Sequence, NextReminderAt = next };
-                work.Log(SystemActor, null, "stage.reminder", stage.Id, null, Detail.Object("reminder", key.Sequence));
+                WorkFor().Stages[index] = stage with { RemindersSent = key.Sequence, NextReminderAt = next };
+                WorkFor().Log(SystemActor, null, "stage.reminder", stage.Id, null, Detail.Object("reminder", key.Sequence));
                 if (waitingOn.Count > 0)
                 {
-                    work.Do(new Notify(NotificationKind.Reminder, stage.Id, waitingOn));
+                    WorkFor().Do(new Notify(NotificationKind.Reminder, stage.Id, waitingOn));
                 }
 
-                work.Emit("stage.reminder", stage.Id, waitingOn);
-                work.Do(new ScheduleTimer(new TimerKey(TimerKind.Reminder, stage.Id, state.Iteration, key.Sequence + 1, next)));
+                WorkFor().Emit("stage.reminder", stage.Id, waitingOn);
+                WorkFor().Do(new ScheduleTimer(new TimerKey(TimerKind.Reminder, stage.Id, state.Iteration, key.Sequence + 1, next)));
                 break;
             }
 
@@ -793,7 +805,7 @@ public static class ApprovalEngine
                     return NoOp(state);
                 }
 
-                Escalate(work, index, stageDefinition, escalation, level);
+                Escalate(WorkFor(), index, stageDefinition, escalation, level);
                 break;
             }
 
@@ -805,10 +817,10 @@ public static class ApprovalEngine
                 }
 
                 var expire = timeout.Action == TimeoutAction.Expire;
-                CloseStage(work, index, expire ? StageStatus.Expired : StageStatus.Rejected, "timed out", null);
-                work.Log(SystemActor, null, expire ? "stage.expired" : "stage.rejected", stage.Id,
+                CloseStage(WorkFor(), index, expire ? StageStatus.Expired : StageStatus.Rejected, "timed out", null);
+                WorkFor().Log(SystemActor, null, expire ? "stage.expired" : "stage.rejected", stage.Id,
                     expire ? null : stageDefinition.DenialMessage, Detail.Object("reason", "timed out"));
-                Finish(work, expire ? RequestStatus.Expired : RequestStatus.Rejected, SystemActor, expire ? null : stageDefinition.DenialMessage);
+                Finish(WorkFor(), expire ? RequestStatus.Expired : RequestStatus.Rejected, SystemActor, expire ? null : stageDefinition.DenialMessage);
                 break;
             }
 
@@ -816,7 +828,7 @@ public static class ApprovalEngine
                 return NoOp(state);
         }
 
-        return work.Result(fired.EventId);
+        return WorkFor().Result(fired.EventId);
     }
 
     private static void Escalate(Work work, int index, StageDefinition definition, EscalationLevel escalation, int level)
@@ -1238,10 +1250,20 @@ internal static class Detail
         return End(buffer, w);
     }
 
+    // One buffer and writer per thread, reset per use: invisible to callers (the engine stays pure),
+    // and it keeps stage activation from allocating a writer per ledger detail.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer) Start()
     {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        var writer = new Utf8JsonWriter(buffer);
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
         writer.WriteStartObject();
         return (buffer, writer);
     }
@@ -1249,7 +1271,7 @@ internal static class Detail
     private static string End(ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
     {
         writer.WriteEndObject();
-        writer.Dispose();
+        writer.Flush();
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }
