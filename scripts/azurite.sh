@@ -23,9 +23,10 @@ port_open() {
 start_azurite_tables() {
   local port=$1 dir=$2; shift 2
   mkdir -p "$dir"
-  "$ROOT/node_modules/.bin/azurite-table" --tableHost 127.0.0.1 --tablePort "$port" \
-    --location "$dir" --inMemoryPersistence --skipApiVersionCheck --disableTelemetry --silent "$@" \
-    >"$dir/azurite.log" 2>&1 &
+  # In-memory: nothing written to disk (Azurite 3.37 refuses --location together with --inMemoryPersistence).
+  (cd "$dir" && exec "$ROOT/node_modules/.bin/azurite-table" --tableHost 127.0.0.1 --tablePort "$port" \
+    --inMemoryPersistence --skipApiVersionCheck --disableTelemetry --silent "$@" \
+    >"$dir/azurite.log" 2>&1) &
   AZURITE_PID=$!
   wait_for_port "$port" "$dir/azurite.log"
 }
