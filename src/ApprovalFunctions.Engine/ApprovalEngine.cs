@@ -361,12 +361,17 @@ public static class ApprovalEngine
         {
             case DecisionKind.Approve:
             {
-                work.Stages[index] = updated;
                 if (achieved >= updated.Required)
                 {
-                    CloseStage(work, index, StageStatus.Approved, null, actor);
+                    // One copy for "voted and closed" instead of two: this is the stage-advancing hot path.
+                    work.Stages[index] = updated with { Status = StageStatus.Approved, ClosedAt = now, Unassignable = false };
+                    RemoveOpenInbox(work, updated, actor);
                     work.Log(SystemActor, null, "stage.approved", stage.Id, null, null);
                     AdvanceAfter(work, updated.Order);
+                }
+                else
+                {
+                    work.Stages[index] = updated;
                 }
 
                 break;

@@ -8,7 +8,7 @@ namespace ApprovalFunctions.Engine.Stages;
 /// <param name="Approvers">Eligible approvers, deduplicated and sorted (ordinal).</param>
 /// <param name="Excluded">People resolved but excluded by the self-approval guard, sorted.</param>
 /// <param name="Error">A rule failure (field expression), which quarantines the request.</param>
-internal sealed record Resolution(List<string> Approvers, List<string> Excluded, string? Error);
+internal sealed record Resolution(List<string> Approvers, IReadOnlyList<string> Excluded, string? Error);
 
 /// <summary>Resolves approver specs against the directory at stage activation (never on a decision).</summary>
 internal static class ApproverResolver
@@ -72,7 +72,7 @@ internal static class ApproverResolver
         // A list sorted once beats a SortedSet here: pools are small and this runs at every activation.
         found.Sort(StringComparer.Ordinal);
         var approvers = new List<string>(found.Count);
-        var excluded = new List<string>();
+        List<string>? excluded = null;
         string? previous = null;
         foreach (var id in found)
         {
@@ -84,7 +84,7 @@ internal static class ApproverResolver
             previous = id;
             if (!allowSelfApproval && IsSelf(id, requester, subjects))
             {
-                excluded.Add(id);
+                (excluded ??= []).Add(id);
             }
             else
             {
@@ -92,7 +92,7 @@ internal static class ApproverResolver
             }
         }
 
-        return new Resolution(approvers, excluded, null);
+        return new Resolution(approvers, (IReadOnlyList<string>?)excluded ?? [], null);
     }
 
     /// <summary>True when <paramref name="userId"/> is the requester or one of the subjects.</summary>
