@@ -17,6 +17,9 @@ public enum CandidateOutcome
 
     /// <summary>A higher-priority candidate was chosen (or failed) first, so this one was not evaluated.</summary>
     NotEvaluated,
+
+    /// <summary>Preview only: its condition holds too, but a higher-priority candidate won.</summary>
+    Outranked,
 }
 
 /// <summary>One candidate's evaluation, in the order they were considered (highest priority first).</summary>

@@ -98,6 +98,7 @@ public static class WorkflowPreview
 
         var ruleData = RuleData.Build(input.Record, input.Requester, directory, input.Context);
         var selection = WorkflowSelector.Select(tenantCandidates, input.Model, input.Event, ruleData);
+        var explained = ExplainAll(selection.Candidates, tenantCandidates, ruleData);
         switch (selection)
         {
             case Selected selected:
@@ -110,14 +111,47 @@ public static class WorkflowPreview
                 }
 
                 return new PreviewResult(RequestStatus.Pending, new WorkflowRef(definition.Id, definition.Version), definition.Name,
-                    selection.Explanation, null, selection.Candidates, stages);
+                    selection.Explanation, null, explained, stages);
             }
 
             case Quarantined quarantined:
-                return new PreviewResult(RequestStatus.Quarantined, null, null, selection.Explanation, quarantined.Reason, selection.Candidates, []);
+                return new PreviewResult(RequestStatus.Quarantined, null, null, selection.Explanation, quarantined.Reason, explained, []);
             default:
-                return new PreviewResult(RequestStatus.NotRequired, null, null, selection.Explanation, null, selection.Candidates, []);
+                return new PreviewResult(RequestStatus.NotRequired, null, null, selection.Explanation, null, explained, []);
         }
+    }
+
+    /// <summary>
+    /// Selection stops at the winner; a preview also answers "would the others have matched?", so
+    /// candidates the selector did not evaluate are evaluated here (held → <see cref="CandidateOutcome.Outranked"/>).
+    /// </summary>
+    private static List<CandidateEvaluation> ExplainAll(IReadOnlyList<CandidateEvaluation> evaluations, List<WorkflowDefinition> definitions, JsonElement ruleData)
+    {
+        var result = new List<CandidateEvaluation>(evaluations.Count);
+        foreach (var evaluation in evaluations)
+        {
+            if (evaluation.Outcome != CandidateOutcome.NotEvaluated)
+            {
+                result.Add(evaluation);
+                continue;
+            }
+
+            var definition = definitions.Find(d => d.Id == evaluation.WorkflowId && d.Version == evaluation.Version);
+            if (definition?.Condition is not { } condition)
+            {
+                result.Add(evaluation with { Outcome = CandidateOutcome.Outranked, Detail = "no condition; a higher-priority workflow won" });
+                continue;
+            }
+
+            var outcome = condition.Evaluate(ruleData);
+            result.Add(!outcome.Succeeded
+                ? evaluation with { Outcome = CandidateOutcome.RuleFailed, Detail = outcome.Error }
+                : outcome.IsTruthy
+                    ? evaluation with { Outcome = CandidateOutcome.Outranked, Detail = "condition holds; a higher-priority workflow won" }
+                    : evaluation with { Outcome = CandidateOutcome.ConditionFalse, Detail = "condition is false" });
+        }
+
+        return result;
     }
 
     private static PreviewStage PreviewOne(StageDefinition stage, WorkflowDefinition definition, PreviewInput input, DirectorySnapshot directory, JsonElement ruleData)

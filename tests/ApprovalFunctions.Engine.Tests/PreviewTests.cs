@@ -51,4 +51,15 @@ public sealed class PreviewTests
         Assert.Equal(["frank", "hank"], preview.Stages[2].Approvers);
         Assert.False(preview.Stages[2].Unassignable);
     }
+
+    [Fact]
+    public void Run_LowerCandidates_AreExplainedAsOutrankedOrFalse()
+    {
+        var fallback = Kit.Def("{'name':'F','model':'account.move','event':'create','stages':[{'id':'s','approvers':[{'type':'user','id':'bob'}]}]}", "fallback", 0);
+        var small = Kit.Def("{'name':'S','model':'account.move','event':'create','condition':{'<':[{'var':'record.amount'},100]},'stages':[{'id':'s','approvers':[{'type':'user','id':'bob'}]}]}", "small", 5);
+        var preview = WorkflowPreview.Run(Input("{'amount':25000}"), [fallback, small, Invoice], Kit.Directory, Kit.T0);
+        Assert.Equal(
+            [("invoice", CandidateOutcome.Selected), ("small", CandidateOutcome.ConditionFalse), ("fallback", CandidateOutcome.Outranked)],
+            preview.Candidates.Select(c => (c.WorkflowId, c.Outcome)));
+    }
 }
