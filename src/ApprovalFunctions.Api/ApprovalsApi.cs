@@ -1,0 +1,91 @@
+using ApprovalFunctions.Api.Auth;
+using ApprovalFunctions.Api.Endpoints;
+using ApprovalFunctions.Api.Http;
+using ApprovalFunctions.Api.Rules;
+using ApprovalFunctions.Engine.Rules;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalFunctions.Api;
+
+/// <summary>Registers and maps the HTTP API. Both hosts call these two methods.</summary>
+public static class ApprovalsApi
+{
+    /// <summary>Registers identity, rules, problem details and the OpenAPI document.</summary>
+    public static IServiceCollection AddApprovalsApi(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(environment);
+        var auth = new AuthOptions();
+        configuration.GetSection("Auth").Bind(auth);
+        services.AddSingleton(auth);
+        services.AddSingleton(new TokenAuthenticator(auth, environment.IsDevelopment()));
+        services.AddSingleton<IRuleEvaluator>(JsonLogicEvaluator.Instance);
+        services.AddSingleton<DelegationActivator>();
+        services.AddProblemDetails();
+        services.AddOpenApi("v1", options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "ApprovalFunctions API";
+            document.Info.Version = "v1";
+            document.Info.Description = "Multi-tenant approvals: workflows, requests, decisions, directory, webhooks. " +
+                "Authenticate with 'Authorization: Bearer <JWT>'. Errors are RFC 9457 problem details with a stable 'type'.";
+            return Task.CompletedTask;
+        }));
+        return services;
+    }
+
+    /// <summary>Maps every route of API.md plus operations, and a problem-details exception handler that never leaks internals.</summary>
+    public static WebApplication MapApprovalsApi(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseExceptionHandler(errors => errors.Run(HandleExceptionAsync));
+        app.UseStatusCodePages();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapOperationsEndpoints();
+        app.MapWorkflowEndpoints();
+        app.MapApprovalEndpoints();
+        app.MapDirectoryEndpoints();
+        app.MapIntegrationEndpoints();
+        return app;
+    }
+
+    private static async Task HandleExceptionAsync(HttpContext context)
+    {
+        var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalFunctions.Api");
+        IResult result;
+        if (exception is Runtime.Storage.StorageBusyException or Storage.Tables.TableException { Kind: Storage.Tables.TableErrorKind.Throttled })
+        {
+            logger.LogWarning(exception, "Storage busy while serving {Path}", context.Request.Path);
+            context.Response.Headers.RetryAfter = "1";
+            result = Problems.Unavailable("Storage is busy; retry shortly.");
+        }
+        else if (exception is BadHttpRequestException bad)
+        {
+            result = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? Problems.TooLarge(JsonBody.MaxBytes) : Problems.MalformedBody(bad.Message);
+        }
+        else if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        else
+        {
+            logger.LogError(exception, "Unhandled error serving {Method} {Path}", context.Request.Method, context.Request.Path);
+            result = TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
+            {
+                Type = Problems.TypePrefix + "internal",
+                Title = "An internal error occurred.",
+                Status = 500,
+                Detail = "The error was logged with trace id " + System.Diagnostics.Activity.Current?.TraceId + ".",
+            });
+        }
+
+        await result.ExecuteAsync(context).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,148 @@
+using ApprovalFunctions.Api;
+using ApprovalFunctions.Engine.Definitions;
+using ApprovalFunctions.Engine.Events;
+using ApprovalFunctions.Engine.Rules;
+using ApprovalFunctions.Runtime.Delivery;
+using ApprovalFunctions.Runtime.Processing;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
+
+namespace ApprovalFunctions.LocalHost;
+
+/// <summary>The embedded durable runner: stores on Table Storage, the request processor, the due-work pump and demo seeding.</summary>
+internal static class LocalRunner
+{
+    public static IServiceCollection AddLocalRunner(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(sp =>
+        {
+            var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
+            var client = ConnectionSettings.CreateServiceClient(key => configuration[key],
+                new TableClientOptions { TimeProvider = sp.GetRequiredService<TimeProvider>() });
+            return new StorageTables(client, hub);
+        });
+        services.AddSingleton<RequestStore>();
+        services.AddSingleton<DefinitionStore>();
+        services.AddSingleton(sp => new DefinitionCache(sp.GetRequiredService<DefinitionStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<DirectoryStore>();
+        services.AddSingleton(sp => new DirectoryCache(sp.GetRequiredService<DirectoryStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IndexStore>();
+        services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<IntegrationStore>();
+        services.AddSingleton<ReplayGuard>();
+        services.AddSingleton(sp => new SubscriptionStore(sp.GetRequiredService<StorageTables>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<DueWorkStore>();
+        services.AddSingleton<LeaseStore>();
+        services.AddHttpClient("deliveries", http => http.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<IDeliverySender>(sp => new HttpDeliverySender(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble));
+        services.AddSingleton(sp => new RequestProcessor(
+            sp.GetRequiredService<RequestStore>(), sp.GetRequiredService<IndexStore>(), sp.GetRequiredService<DueWorkStore>(),
+            sp.GetRequiredService<DefinitionCache>(), sp.GetRequiredService<DirectoryCache>(), sp.GetRequiredService<SubscriptionStore>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RequestProcessor>>()));
+        services.AddSingleton(sp => new DueWorkRunner(
+            sp.GetRequiredService<RequestProcessor>(), sp.GetRequiredService<RequestStore>(), sp.GetRequiredService<DueWorkStore>(),
+            sp.GetRequiredService<DefinitionCache>(), sp.GetRequiredService<SubscriptionStore>(), sp.GetRequiredService<IDeliverySender>(),
+            sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble, sp.GetRequiredService<ILogger<DueWorkRunner>>()));
+        services.AddSingleton<IApprovalCommands, LocalApprovalCommands>();
+        services.AddHostedService<StorageInitializer>();
+        services.AddHostedService<DueWorkPump>();
+        return services;
+    }
+}
+
+/// <summary>The local host's commands: applied synchronously by the durable runner, answered after the commit.</summary>
+internal sealed class LocalApprovalCommands(RequestProcessor processor) : IApprovalCommands
+{
+    public async Task<CommandResult> SubmitAsync(Submitted submitted, CancellationToken cancellationToken)
+    {
+        var outcome = await processor.SubmitAsync(submitted, cancellationToken).ConfigureAwait(false);
+        return ToResult(outcome);
+    }
+
+    public async Task<CommandResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, CancellationToken cancellationToken)
+    {
+        var outcome = await processor.ApplyAsync(tenantId, requestId, evt, cancellationToken).ConfigureAwait(false);
+        return ToResult(outcome);
+    }
+
+    private static CommandResult ToResult(ProcessResult outcome) => outcome.Status switch
+    {
+        ProcessStatus.NotFound => CommandResult.NotFound,
+        ProcessStatus.Refused => new CommandResult(CommandStatus.Refused, outcome.State, outcome.Refusal),
+        _ => new CommandResult(CommandStatus.Applied, outcome.State),
+    };
+}
+
+/// <summary>
+/// Runs the runtime's <see cref="DueWorkPoller"/> in the background: due timers and outbox items are found through the
+/// due-work index (never by scanning requests), shard by shard under ETag-guarded leases, so two processes never
+/// work one shard at once. Work that fell due while the host was down is found on the first pass. Stopping the host
+/// cancels the loop, which releases the leases so another process takes over at once.
+/// </summary>
+internal sealed class DueWorkPump(DueWorkRunner runner, LeaseStore leases, TimeProvider time, IConfiguration configuration,
+    ILogger<DueWorkPoller> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+        var interval = TimeSpan.FromMilliseconds(configuration.GetValue("Approvals:PollMilliseconds", 200));
+        var leaseDuration = TimeSpan.FromSeconds(configuration.GetValue("Approvals:LeaseSeconds", 15));
+        return new DueWorkPoller(runner, leases, time, owner, interval, leaseDuration, logger).RunAsync(stoppingToken);
+    }
+}
+
+/// <summary>Creates the tables once at start-up and seeds the demo tenant when it is empty and seeding is on.</summary>
+internal sealed partial class StorageInitializer(
+    StorageTables tables, DirectoryStore directory, DefinitionStore definitions, IRuleEvaluator rules, TimeProvider time,
+    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await tables.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TableException or HttpRequestException)
+        {
+            throw new InvalidOperationException(
+                $"Table Storage is not reachable at {tables.Service.Endpoint} ({ex.Message}). Start Azurite (scripts/run.sh does) " +
+                "or set AzureWebJobsStorage.", ex);
+        }
+
+        if (!configuration.GetValue("Approvals:SeedDemoData", false))
+        {
+            return;
+        }
+
+        if ((await definitions.ListLatestAsync(DemoData.TenantId, cancellationToken).ConfigureAwait(false)).Count > 0)
+        {
+            LogAlreadySeeded(logger, DemoData.TenantId);
+            return;
+        }
+
+        await directory.ImportAsync(DemoData.TenantId, [.. DemoData.DirectoryUsers], [], [.. DemoData.Departments], cancellationToken)
+            .ConfigureAwait(false);
+        foreach (var (id, body) in DemoData.Workflows)
+        {
+            var parsed = WorkflowDefinitionParser.Parse(DemoData.TenantId, id, body, rules);
+            if (parsed.Definition is null)
+            {
+                throw new InvalidOperationException($"Demo workflow '{id}' is invalid: " +
+                    string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}")));
+            }
+
+            await definitions.PublishAsync(parsed.Definition with { PublishedAt = time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+        }
+
+        LogSeeded(logger, DemoData.TenantId, DemoData.Users.Count, DemoData.Workflows.Count);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo tenant '{Tenant}' already has workflows; not seeding")]
+    private static partial void LogAlreadySeeded(ILogger logger, string tenant);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Seeded demo tenant '{Tenant}': {Users} users, {Workflows} workflows")]
+    private static partial void LogSeeded(ILogger logger, string tenant, int users, int workflows);
+}

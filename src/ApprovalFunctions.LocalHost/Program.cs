@@ -1,0 +1,43 @@
+using ApprovalFunctions.Api;
+using ApprovalFunctions.Dashboard;
+using ApprovalFunctions.LocalHost;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+
+// Configuration comes from the same files the Functions host reads (local.settings.json, falling back to the
+// sample; host.json for the hub name), and environment variables override them, as app settings do in Azure.
+var root = LocalSettings.FindRoot();
+var (values, settingsSource) = LocalSettings.ReadValues(root);
+var environmentName = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT")
+    ?? Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT")
+    ?? values.GetValueOrDefault("ASPNETCORE_ENVIRONMENT")
+    ?? "Production";
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, EnvironmentName = environmentName });
+var sources = builder.Configuration.Sources;
+var environmentIndex = sources.ToList().FindIndex(s => s is EnvironmentVariablesConfigurationSource);
+sources.Insert(environmentIndex < 0 ? sources.Count : environmentIndex,
+    new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = values });
+builder.Configuration["Approvals:HubName"] ??= LocalSettings.ReadHubName(root);
+
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "HH:mm:ss.fff ";
+});
+builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = ApprovalFunctions.Api.Http.JsonBody.MaxBytes);
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddApprovalsApi(builder.Configuration, builder.Environment);
+builder.Services.AddLocalRunner(builder.Configuration);
+builder.Services.AddTelemetry(builder.Configuration);
+
+var app = builder.Build();
+app.Logger.LogInformation("Settings from {Source}; hub {Hub}; environment {Environment}",
+    settingsSource ?? "(environment only)", app.Configuration["Approvals:HubName"], app.Environment.EnvironmentName);
+app.MapApprovalsApi();
+app.MapDashboard();
+app.MapGet("/", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
+app.Run();
+
+/// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>
+public partial class Program;
