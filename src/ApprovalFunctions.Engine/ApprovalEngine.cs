@@ -350,7 +350,8 @@ public static class ApprovalEngine
         var updated = decided.Decision == DecisionKind.Approve
             ? stage with { Responses = responses, Remaining = Math.Max(0, stage.Required - achieved) }
             : stage with { Responses = responses };
-        work.Log(actor, onBehalfOf, DecisionName(decided.Decision), stage.Id, decided.Comment, null);
+        work.Log(actor, onBehalfOf, DecisionName(decided.Decision), stage.Id, decided.Comment,
+            decided.Actor.IntegrationId is { } integration ? Detail.Object("integration", integration) : null);
         work.Do(new InboxRemove(actor, stage.Id, Decided: true));
         if (onBehalfOf is not null)
         {

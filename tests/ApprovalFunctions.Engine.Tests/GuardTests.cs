@@ -213,6 +213,14 @@ public sealed class GuardTests
     }
 
     [Fact]
+    public void Approve_ThroughASignedIntegration_RecordsTheIntegrationOnTheLedger()
+    {
+        var run = TwoStages();
+        run.Apply(new Decided { EventId = "w1", StageId = "a", Actor = new Actor("bob", IntegrationId: "slack"), Decision = DecisionKind.Approve });
+        Assert.Equal(("bob", "{\"integration\":\"slack\"}"), (run.Ledger[^1].Actor, run.Ledger[^1].Detail));
+    }
+
+    [Fact]
     public void Comment_ByOutsider_IsRefused()
     {
         var result = TwoStages().Decide("ivan", "a", DecisionKind.Comment, "hi");
