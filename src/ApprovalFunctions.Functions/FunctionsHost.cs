@@ -1,0 +1,89 @@
+using ApprovalFunctions.Api;
+using ApprovalFunctions.Engine.Rules;
+using ApprovalFunctions.Functions.Http;
+using ApprovalFunctions.Runtime;
+using ApprovalFunctions.Runtime.Delivery;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalFunctions.Functions;
+
+/// <summary>The Functions host's composition root: the shared runtime on the project's own Table client, and the Durable commands.</summary>
+public static class FunctionsHost
+{
+    /// <summary>
+    /// The approval tables' name prefix when <c>Approvals:HubName</c> is not set: the task hub name in the root host.json
+    /// (<c>extensions.durableTask.hubName</c>), so one name keeps this app's Durable Functions hub and approval tables apart
+    /// from any other app on the storage account. The worker does not see host.json, hence the constant.
+    /// </summary>
+    public const string DefaultHubName = "ApprovalFunctions";
+
+    // One pooled client for every outbound delivery; recycling connections picks up DNS changes of the targets.
+    private static readonly HttpClient DeliveryHttp = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+
+    /// <summary>
+    /// Registers the runtime (stores, caches, request processor, due-work runner — one instance each, as the local host
+    /// has), the signed delivery sender, the Durable Functions commands and the maintenance options. Storage is reached
+    /// through <see cref="ConnectionSettings"/>: <c>ApprovalsStorage:tableServiceUri</c> with the app's managed identity in
+    /// Azure (infra/main.bicep), or the <c>AzureWebJobsStorage</c> connection string locally (Azurite).
+    /// </summary>
+    public static IServiceCollection AddFunctionsHost(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IDeliverySender>(sp => new HttpDeliverySender(DeliveryHttp, sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble));
+        services.AddSingleton(sp =>
+        {
+            var time = sp.GetRequiredService<TimeProvider>();
+            var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
+            return ApprovalRuntime.Create(client, configuration["Approvals:HubName"] ?? DefaultHubName, sp.GetRequiredService<IRuleEvaluator>(), time,
+                sp.GetRequiredService<IDeliverySender>(), Random.Shared, sp.GetRequiredService<ILoggerFactory>());
+        });
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Tables);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Requests);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Definitions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DefinitionCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Directory);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DirectoryCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Idempotency);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Integrations);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Replay);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Subscriptions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Index);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DueWork);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Processor);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Runner);
+        services.AddSingleton<IRequestSource, StoredRequestSource>();
+        services.AddSingleton<IApprovalCommands>(sp => new DurableApprovalCommands(
+            sp.GetRequiredService<IRequestSource>(), () => DurableClientScope.Current, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(MaintenanceOptions.From(configuration));
+        services.AddHostedService<TableStartup>();
+        return services;
+    }
+}
+
+/// <summary>Creates the approval tables once when the worker starts (the task hub's own tables are Durable Functions' business).</summary>
+internal sealed partial class TableStartup(StorageTables tables, ILogger<TableStartup> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await tables.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TableException or HttpRequestException)
+        {
+            // Keep the worker up: /readyz reports storage, and the first request that needs a table fails visibly.
+            LogUnreachable(logger, ex, tables.Service.Endpoint);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Error, Message = "Table Storage at {Endpoint} is not reachable; the approval tables were not created")]
+    private static partial void LogUnreachable(ILogger logger, Exception exception, Uri endpoint);
+}
