@@ -122,8 +122,9 @@ public sealed class IndexStore
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown index table"),
     };
 
-    internal static string EncodeToken(TableContinuation continuation) =>
-        IntegrationStore.Base64Url(Encoding.UTF8.GetBytes(RuntimeJson.Serialize(new ContinuationPayload(continuation.NextPartitionKey, continuation.NextRowKey))));
+    internal static string EncodeToken(string partitionKey, TableContinuation continuation) =>
+        IntegrationStore.Base64Url(Encoding.UTF8.GetBytes(RuntimeJson.Serialize(
+            new ContinuationPayload(partitionKey, continuation.NextPartitionKey, continuation.NextRowKey))));
 
     internal static TableContinuation DecodeToken(string token, string partitionKey)
     {
@@ -140,7 +141,7 @@ public sealed class IndexStore
         }
 
         // Bound to the list it came from: a token can never page another user's or tenant's partition.
-        if (!string.Equals(payload.P, partitionKey, StringComparison.Ordinal))
+        if (!string.Equals(payload.L, partitionKey, StringComparison.Ordinal) || string.IsNullOrEmpty(payload.P))
         {
             throw new FormatException("The continuation token belongs to another list.");
         }
@@ -194,7 +195,7 @@ public sealed class IndexStore
         }
 
         var page = await table.QueryPageAsync(query, null, Math.Clamp(top, 1, 1000), continuation, cancellationToken).ConfigureAwait(false);
-        var next = page.Continuation is { } c && string.Equals(c.NextPartitionKey, pk, StringComparison.Ordinal) ? EncodeToken(c) : null;
+        var next = page.Continuation is { } c ? EncodeToken(pk, c) : null;
         return new IndexPage([.. page.Entities.Select(Read)], next);
     }
 }

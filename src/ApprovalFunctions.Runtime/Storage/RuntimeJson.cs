@@ -18,8 +18,8 @@ internal sealed record ManifestRow(string T, string Pk, string Rk, string H);
 [JsonSerializable(typeof(ContinuationPayload))]
 internal sealed partial class RuntimeJsonContext : JsonSerializerContext;
 
-/// <summary>The opaque continuation token's content.</summary>
-internal sealed record ContinuationPayload(string P, string? R);
+/// <summary>The opaque continuation token's content: the list's partition it is bound to and the service's (opaque) continuation.</summary>
+internal sealed record ContinuationPayload(string L, string P, string? R);
 
 internal static class RuntimeJson
 {

@@ -76,13 +76,15 @@ public sealed class SubscriptionStore
     /// <summary>Deletes a subscription; false when unknown.</summary>
     public async Task<bool> DeleteAsync(string tenantId, string id, CancellationToken cancellationToken = default)
     {
-        var row = await _table.GetAsync(TableKey.Encode(tenantId), TableKey.Encode(id), ["Id"], cancellationToken).ConfigureAwait(false);
+        var (pk, rk) = (TableKey.Encode(tenantId), TableKey.Encode(id));
+        var row = await _table.GetAsync(pk, rk, ["Id"], cancellationToken).ConfigureAwait(false);
         if (row is null)
         {
             return false;
         }
 
-        await _table.DeleteAsync(row.PartitionKey, row.RowKey, "*", cancellationToken).ConfigureAwait(false);
+        // Not row.PartitionKey: a $select read does not return the keys.
+        await _table.DeleteAsync(pk, rk, "*", cancellationToken).ConfigureAwait(false);
         _cache.TryRemove(tenantId, out _);
         return true;
     }

@@ -1,0 +1,205 @@
+using System.Text;
+using System.Text.Json;
+using ApprovalFunctions.Engine.Events;
+using ApprovalFunctions.Engine.State;
+using ApprovalFunctions.Runtime.Delivery;
+using ApprovalFunctions.Runtime.Processing;
+using ApprovalFunctions.Runtime.Storage;
+
+namespace ApprovalFunctions.Runtime.Tests;
+
+public sealed class DueWorkTests
+{
+    private static string CallbackJson(Uri url, int maxAttempts = 8) =>
+        $$""" "callback":{"url":"{{url}}","events":["approved","rejected"],"secret":"top-secret","maxAttempts":{{maxAttempts}},"initialBackoff":"PT10S","maxBackoff":"PT1M"},""";
+
+    [Fact]
+    public async Task RunOnceAsync_ReminderThenEscalationDue_FiresIntoEngineOnce()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","reminderEvery":"PT1H","escalation":[{"after":"PT2H","approvers":[{"type":"user","id":"erin"}]}]"""));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("timed"));
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "timed");
+
+        Assert.Equal(0, await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow()));
+        h.Clock.Advance(TimeSpan.FromMinutes(61));
+        Assert.True(await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow()) >= 1);
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "timed"))!.State;
+        Assert.Equal(1, state.Stages[0].RemindersSent);
+
+        h.Clock.Advance(TimeSpan.FromMinutes(61));
+        await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow());
+        state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "timed"))!.State;
+        Assert.Equal(1, state.Stages[0].EscalationLevel);
+        Assert.Contains("erin", state.Stages[0].Approvers);
+        Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "erin", true, ListFilter.None, 10, null)).Items);
+
+        // Firing the same timer again (a redelivered row) changes nothing.
+        var timer = new TimerKey(TimerKind.Escalation, "manager", 1, 1, state.Stages[0].ActivatedAt!.Value.AddHours(2));
+        var again = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "timed", new TimerFired { EventId = "timer:" + timer, Timer = timer });
+        Assert.NotEqual(ProcessStatus.Applied, again.Status);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_CallbackToLocalTarget_DeliveredWithValidSignatureAndMarkedDelivered()
+    {
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("cb"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "cb", Harness.Approve("manager", "bob"));
+
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        var got = Assert.Single(target.Received);
+        Assert.Null(Signatures.Verify("top-secret", got.Timestamp, got.Signature, Encoding.UTF8.GetBytes(got.Body), h.Clock.GetUtcNow()));
+        using var body = JsonDocument.Parse(got.Body);
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "cb"))!;
+        Assert.Equal("cb", body.RootElement.GetProperty("approvalId").GetString());
+        Assert.Equal("approved", body.RootElement.GetProperty("outcome").GetString());
+        Assert.Equal(25000, body.RootElement.GetProperty("record").GetProperty("amount").GetInt32());
+        Assert.Equal(state.State.LedgerHead, body.RootElement.GetProperty("ledgerHead").GetString() is { } head && head.Length > 0 ? state.State.LedgerHead : "missing");
+        Assert.Equal(state.State.Callback.IdempotencyKey, got.IdempotencyKey);
+        Assert.Equal(CallbackStatus.Delivered, state.State.Callback.Status);
+        Assert.Empty(state.Outbox);
+        Assert.Equal(0, await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow().AddHours(1)));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_TargetDownThenUp_RetriesWithBackoffThenDelivers()
+    {
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(n => n <= 2 ? 503 : 204);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("flaky"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "flaky", Harness.Approve("manager", "bob"));
+
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        Assert.Single(target.Received);
+        // Not due again until the backoff has passed.
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow().AddSeconds(5));
+        Assert.Single(target.Received);
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "flaky"))!.State;
+        Assert.Equal((CallbackStatus.Pending, 1), (state.Callback.Status, state.Callback.Attempts));
+
+        for (var i = 0; i < 3; i++)
+        {
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+            await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        }
+
+        state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "flaky"))!.State;
+        Assert.Equal(3, target.Received.Count);
+        Assert.Single(target.Received.Select(r => r.IdempotencyKey).Distinct());
+        Assert.Equal((CallbackStatus.Delivered, 3), (state.Callback.Status, state.Callback.Attempts));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_TargetDownPastPolicy_FailedListedThenAdminRetryDelivers()
+    {
+        var h = await Harness.CreateAsync();
+        var up = false;
+        using var target = new TestReceiver(_ => Volatile.Read(ref up) ? 200 : 500);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url, maxAttempts: 2)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("down"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "down", Harness.Approve("manager", "bob"));
+
+        for (var i = 0; i < 4; i++)
+        {
+            await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+            h.Clock.Advance(TimeSpan.FromMinutes(2));
+        }
+
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "down"))!;
+        Assert.Equal(2, target.Received.Count);
+        Assert.Equal(CallbackStatus.Failed, state.State.Callback.Status);
+        Assert.Empty(state.Outbox);
+        var failed = Assert.Single(await h.Runtime.Index.ListFailedCallbacksAsync(Harness.Tenant, 10));
+        Assert.Equal(("down", 2), (failed.Id, failed.Attempts));
+
+        Volatile.Write(ref up, true);
+        var retry = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "down", new CallbackRetryRequested { EventId = "retry-1", Actor = new Actor("admin", IsAdmin: true) });
+        Assert.Equal(ProcessStatus.Applied, retry.Status);
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "down"))!;
+        Assert.Equal(3, target.Received.Count);
+        Assert.Equal(CallbackStatus.Delivered, state.State.Callback.Status);
+        Assert.Empty(await h.Runtime.Index.ListFailedCallbacksAsync(Harness.Tenant, 10));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_CrashBetweenCommitAndProjection_ProjectRowRepairsIndexes()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("crash"));
+        Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
+
+        h.Runtime.Processor.SimulateCrashAfterCommit = true;
+        var applied = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "crash", Harness.Approve("manager", "bob"));
+        h.Runtime.Processor.SimulateCrashAfterCommit = false;
+        Assert.Equal(ProcessStatus.Applied, applied.Status);
+        // Committed but not projected: the inbox still shows the stale pending entry.
+        Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", false, ListFilter.None, 10, null)).Items);
+
+        // A restarted process (fresh caches and locks) finds the project row once it is due.
+        var restarted = await h.SecondProcessAsync();
+        h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
+        await restarted.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
+        var decided = Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", false, ListFilter.None, 10, null)).Items);
+        Assert.Equal("approved", decided.Status);
+        Assert.Equal("approved", Assert.Single((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null)).Items).Status);
+        Assert.Equal(0, await restarted.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow().AddMinutes(5)));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_SubscriptionEvents_DeliveredSignedWithSubscriptionSecret()
+    {
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(_ => 200);
+        await h.Runtime.Subscriptions.CreateAsync(Harness.Tenant, target.Url, ["stage.activated"], "sub-secret", h.Clock.GetUtcNow());
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("ev"));
+
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        var got = Assert.Single(target.Received);
+        Assert.Null(Signatures.Verify("sub-secret", got.Timestamp, got.Signature, Encoding.UTF8.GetBytes(got.Body), h.Clock.GetUtcNow()));
+        using var body = JsonDocument.Parse(got.Body);
+        Assert.Equal("stage.activated", body.RootElement.GetProperty("event").GetString());
+        Assert.Equal(["bob"], body.RootElement.GetProperty("users").EnumerateArray().Select(u => u.GetString()));
+        Assert.Empty((await h.Runtime.Requests.GetAsync(Harness.Tenant, "ev"))!.Outbox);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_OrphanRows_DeletedWithoutEffect()
+    {
+        var h = await Harness.CreateAsync();
+        var now = h.Clock.GetUtcNow();
+        var timer = new TimerKey(TimerKind.Reminder, "manager", 1, 1, now);
+        await h.Runtime.DueWork.AddAsync([
+            DueWorkItem.Create(Harness.Tenant, "ghost", DueWorkItem.TimerKind, timer.ToString(), now, StateJson.SerializeTimer(timer)),
+            DueWorkItem.Create(Harness.Tenant, "ghost", DueWorkItem.OutboxKind, "outbox|c|missing", now),
+            DueWorkItem.Create(Harness.Tenant, "ghost", DueWorkItem.ProjectKind, "1", now, "[]"),
+        ]);
+
+        Assert.Equal(3, await h.Runtime.Runner.RunAllOnceAsync(now));
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(DueWorkStore.ShardOf(Harness.Tenant, "ghost"), now.AddDays(1), 10));
+        Assert.Null(await h.Runtime.Requests.GetAsync(Harness.Tenant, "ghost"));
+    }
+
+    [Fact]
+    public void DeliveryBackoff_GrowsExponentiallyWithJitterAndCaps()
+    {
+        var initial = TimeSpan.FromSeconds(2);
+        var max = TimeSpan.FromMinutes(1);
+        Assert.Equal(TimeSpan.FromSeconds(2), DeliveryBackoff.Next(1, initial, max, 0.5));
+        Assert.Equal(TimeSpan.FromSeconds(8), DeliveryBackoff.Next(3, initial, max, 0.5));
+        Assert.Equal(TimeSpan.FromSeconds(1.6), DeliveryBackoff.Next(1, initial, max, 0));
+        Assert.Equal(max, DeliveryBackoff.Next(20, initial, max, 1));
+    }
+}

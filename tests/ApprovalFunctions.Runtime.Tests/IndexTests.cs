@@ -1,0 +1,102 @@
+using ApprovalFunctions.Engine.Directory;
+using ApprovalFunctions.Runtime.Storage;
+
+namespace ApprovalFunctions.Runtime.Tests;
+
+public sealed class IndexTests
+{
+    [Fact]
+    public async Task ListInboxAsync_PagesWithContinuation_EveryPendingStageOnceThenMovesToDecided()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        for (var i = 0; i < 5; i++)
+        {
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("req" + i, "INV-" + i));
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var seen = new List<string>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", pending: true, ListFilter.None, 2, token);
+            Assert.True(page.Items.Count <= 2);
+            seen.AddRange(page.Items.Select(i => i.Id));
+            token = page.ContinuationToken;
+            pages++;
+        }
+        while (token is not null);
+
+        Assert.Equal(5, seen.Distinct().Count());
+        Assert.Equal(5, seen.Count);
+        Assert.True(pages >= 3);
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "req2", Harness.Approve("manager", "bob"));
+        var pending = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 50, null);
+        var decided = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", false, ListFilter.None, 50, null);
+        Assert.Equal(4, pending.Items.Count);
+        Assert.DoesNotContain(pending.Items, i => i.Id == "req2");
+        var row = Assert.Single(decided.Items);
+        Assert.Equal(("req2", "approve", "approved"), (row.Id, row.Decision, row.Status));
+    }
+
+    [Fact]
+    public async Task ListRequestedAsync_StatusAndModelFilters_NewestFirst()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        for (var i = 0; i < 3; i++)
+        {
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("q" + i, "INV-" + i));
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "q1", Harness.Approve("manager", "bob"));
+
+        var all = await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null);
+        Assert.Equal(["q2", "q1", "q0"], all.Items.Select(i => i.Id));
+        var approved = await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", new ListFilter("Approved", null), 10, null);
+        Assert.Equal(["q1"], approved.Items.Select(i => i.Id));
+        var pending = await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", new ListFilter("pending", "account.move"), 10, null);
+        Assert.Equal(["q2", "q0"], pending.Items.Select(i => i.Id));
+        Assert.Empty((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", new ListFilter(null, "hr.leave"), 10, null)).Items);
+        Assert.Equal(["q1"], await h.Runtime.Index.ListRecordAsync(Harness.Tenant, "account.move", "INV-1", 10));
+    }
+
+    [Fact]
+    public async Task ListInboxAsync_TokenFromAnotherUsersList_Refused()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        for (var i = 0; i < 3; i++)
+        {
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("t" + i, "INV-" + i));
+        }
+
+        var page = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 1, null);
+        Assert.NotNull(page.ContinuationToken);
+        await Assert.ThrowsAsync<FormatException>(() => h.Runtime.Index.ListInboxAsync(Harness.Tenant, "carol", true, ListFilter.None, 1, page.ContinuationToken));
+        await Assert.ThrowsAsync<FormatException>(() => h.Runtime.Index.ListInboxAsync("globex", "bob", true, ListFilter.None, 1, page.ContinuationToken));
+        await Assert.ThrowsAsync<FormatException>(() => h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 1, "not-a-token!"));
+    }
+
+    [Fact]
+    public async Task Projection_DelegateInEffect_GetsInboxEntryOnBehalfOfPrincipal()
+    {
+        var h = await Harness.CreateAsync();
+        var now = h.Clock.GetUtcNow();
+        await h.Runtime.Directory.PutDelegationAsync(Harness.Tenant,
+            new Delegation { Id = "ooo", From = "bob", To = "erin", StartsAt = now.AddHours(-1), EndsAt = now.AddDays(2) });
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("del"));
+
+        var erin = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "erin", true, ListFilter.None, 10, null);
+        var item = Assert.Single(erin.Items);
+        Assert.Equal(("del", "bob", "manager"), (item.Id, item.OnBehalfOf, item.StageId));
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "del", Harness.Approve("manager", "bob"));
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "erin", true, ListFilter.None, 10, null)).Items);
+    }
+}
