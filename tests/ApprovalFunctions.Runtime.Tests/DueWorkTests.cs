@@ -193,6 +193,26 @@ public sealed class DueWorkTests
     }
 
     [Fact]
+    public async Task RunOnceAsync_PoisonRow_PushedBackSoLaterRowsStillRun()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","reminderEvery":"PT1H" """));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("ok"));
+        var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "ok");
+        var poison = DueWorkItem.Create(Harness.Tenant, "ok", DueWorkItem.TimerKind, "bad", now, "not json");
+        await h.Runtime.DueWork.AddAsync([poison]);
+
+        h.Clock.Advance(TimeSpan.FromMinutes(61));
+        await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow());
+
+        Assert.Equal(1, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "ok"))!.State.Stages[0].RemindersSent);
+        var left = await h.Runtime.DueWork.QueryDueAsync(shard, h.Clock.GetUtcNow().AddDays(1), 100);
+        var moved = Assert.Single(left, i => i.Key == "bad");
+        Assert.True(moved.DueAt > h.Clock.GetUtcNow());
+    }
+
+    [Fact]
     public void DeliveryBackoff_GrowsExponentiallyWithJitterAndCaps()
     {
         var initial = TimeSpan.FromSeconds(2);

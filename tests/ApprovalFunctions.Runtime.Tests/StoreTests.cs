@@ -29,6 +29,19 @@ public sealed class StoreTests
     }
 
     [Fact]
+    public async Task TryBeginAsync_FirstRequestNeverCompleted_OneRetryTakesOverAfterStaleWindow()
+    {
+        var h = await Harness.CreateAsync();
+        var store = h.Runtime.Idempotency;
+        Assert.True((await store.TryBeginAsync(Harness.Tenant, "alice", "stuck", "hash")).Started);
+        Assert.False((await store.TryBeginAsync(Harness.Tenant, "alice", "stuck", "hash")).Started);
+
+        h.Clock.Advance(IdempotencyStore.StaleAfter + TimeSpan.FromSeconds(1));
+        var results = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => store.TryBeginAsync(Harness.Tenant, "alice", "stuck", "hash")));
+        Assert.Single(results, r => r.Started);
+    }
+
+    [Fact]
     public async Task TryRecordAsync_SameEventTwice_SecondIsReplay()
     {
         var h = await Harness.CreateAsync();

@@ -17,6 +17,9 @@ public sealed record DueWorkRunnerOptions
 
     /// <summary>Items carried out at once (deliveries run concurrently, each with its own timeout).</summary>
     public int MaxConcurrency { get; init; } = 8;
+
+    /// <summary>How far a row is pushed back when carrying it out threw (storage down, bad payload).</summary>
+    public TimeSpan FailureDelay { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -63,7 +66,7 @@ public sealed partial class DueWorkRunner
         _options = options ?? new DueWorkRunnerOptions();
     }
 
-    /// <summary>Carries out the shard's rows due at <paramref name="now"/>; returns how many were handled (failed items stay for the next poll).</summary>
+    /// <summary>Carries out the shard's rows due at <paramref name="now"/>; returns how many were handled (a failed item is pushed back by <see cref="DueWorkRunnerOptions.FailureDelay"/>).</summary>
     public async Task<int> RunOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         var items = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
@@ -84,8 +87,16 @@ public sealed partial class DueWorkRunner
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    // The row stays; the next poll tries again.
+                    // Move the row back so a poison row cannot hold the head of its shard (rows are read oldest first).
                     LogItemFailed(ex, item.Kind, item.RequestId, item.Key);
+                    try
+                    {
+                        await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + _options.FailureDelay, ct).ConfigureAwait(false);
+                    }
+                    catch (Exception again) when (again is not OperationCanceledException)
+                    {
+                        LogItemFailed(again, item.Kind, item.RequestId, item.Key);
+                    }
                 }
             }).ConfigureAwait(false);
         return handled;
@@ -128,7 +139,7 @@ public sealed partial class DueWorkRunner
     private async Task FireTimerAsync(DueWorkItem item, CancellationToken ct)
     {
         var timer = StateJson.DeserializeTimer(item.Payload ?? "null");
-        var result = await _processor.ApplyAsync(item.TenantId, item.RequestId, new TimerFired { EventId = "timer:" + timer, Timer = timer }, null, ct)
+        var result = await _processor.ApplyAsync(item.TenantId, item.RequestId, new TimerFired { EventId = "timer:" + timer, Timer = timer }, null, null, ct)
             .ConfigureAwait(false);
         RuntimeTelemetry.TimerLateness.Record(Math.Max(0, (_time.GetUtcNow() - timer.DueAt).TotalMilliseconds),
             new KeyValuePair<string, object?>("kind", timer.Kind.ToString()));
@@ -138,8 +149,10 @@ public sealed partial class DueWorkRunner
 
     private async Task DeliverAsync(DueWorkItem item, CancellationToken ct)
     {
-        var outbox = await _requests.GetOutboxAsync(item.TenantId, item.RequestId, item.Key, ct).ConfigureAwait(false);
-        if (outbox is null)
+        // One read gives the state and its outbox rows; the processor reuses it for the commit (a stale copy just
+        // costs a 412 and a re-read).
+        var stored = await _requests.GetAsync(item.TenantId, item.RequestId, ct).ConfigureAwait(false);
+        if (stored is null || !stored.Outbox.TryGetValue(item.Key, out var outbox))
         {
             await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
             return;
@@ -185,7 +198,7 @@ public sealed partial class DueWorkRunner
             if (isCallback)
             {
                 await _processor.ApplyAsync(item.TenantId, item.RequestId,
-                    new CallbackDelivered { EventId = eventBase + ":ok", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey }, outbox.RowKey, ct)
+                    new CallbackDelivered { EventId = eventBase + ":ok", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey }, outbox.RowKey, stored, ct)
                     .ConfigureAwait(false);
             }
             else
@@ -205,7 +218,7 @@ public sealed partial class DueWorkRunner
         {
             await _processor.ApplyAsync(item.TenantId, item.RequestId,
                 new CallbackAttemptFailed { EventId = eventBase + ":fail", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey, Error = error, GaveUp = gaveUp },
-                gaveUp ? outbox.RowKey : null, ct).ConfigureAwait(false);
+                gaveUp ? outbox.RowKey : null, stored, ct).ConfigureAwait(false);
         }
 
         if (gaveUp)
@@ -231,7 +244,7 @@ public sealed partial class DueWorkRunner
         await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Due work {Kind} for request {RequestId} ({Key}) failed; it stays for the next poll")]
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Due work {Kind} for request {RequestId} ({Key}) failed; retried later")]
     private partial void LogItemFailed(Exception ex, string kind, string requestId, string key);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Timer {Timer} fired for request {RequestId}: {Status}")]

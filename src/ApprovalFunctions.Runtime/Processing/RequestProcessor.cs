@@ -158,7 +158,7 @@ public sealed partial class RequestProcessor
 
     /// <summary>Applies an event to a request of the tenant; <see cref="ProcessResult.NotFound"/> when there is none.</summary>
     public Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, CancellationToken cancellationToken = default) =>
-        ApplyAsync(tenantId, requestId, evt, null, cancellationToken);
+        ApplyAsync(tenantId, requestId, evt, null, null, cancellationToken);
 
     /// <summary>
     /// Re-projects a request's indexes from its committed state (the repair a <c>project</c> due-work row asks for):
@@ -179,7 +179,8 @@ public sealed partial class RequestProcessor
         LogReprojected(requestId, desired.Count, deletes.Count);
     }
 
-    internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, string? removeOutboxRowKey, CancellationToken cancellationToken)
+    internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, string? removeOutboxRowKey, StoredRequest? preloaded,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
         using var activity = RuntimeTelemetry.Source.StartActivity("approvals.apply");
@@ -188,7 +189,9 @@ public sealed partial class RequestProcessor
         using var held = await _locks.AcquireAsync(LockKey(tenantId, requestId), cancellationToken).ConfigureAwait(false);
         for (var attempt = 1; ; attempt++)
         {
-            var current = await _requests.GetAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
+            var current = attempt == 1 && preloaded is not null
+                ? preloaded
+                : await _requests.GetAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
             if (current is null)
             {
                 return ProcessResult.NotFound;

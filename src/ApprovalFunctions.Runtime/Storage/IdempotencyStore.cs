@@ -23,6 +23,9 @@ public sealed record IdempotencyBegin(bool Started, IdempotencyRecord? Existing)
 /// </summary>
 public sealed class IdempotencyStore
 {
+    /// <summary>How long an unfinished first request holds its key before a retry may take it over.</summary>
+    public static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(2);
+
     private readonly TableClient _table;
     private readonly TimeProvider _time;
 
@@ -55,6 +58,22 @@ public sealed class IdempotencyStore
             {
                 // Abandoned between our insert and read: try once more.
                 return await TryBeginAsync(tenantId, scope, key, requestHash, cancellationToken).ConfigureAwait(false);
+            }
+
+            // A first request that never completed (its process died) would hold the key forever; after
+            // StaleAfter one caller takes it over, atomically (If-Match), so two retries cannot both run.
+            if (existing.GetInt32("Status") is null && existing.GetDateTimeOffset("CreatedAt") is { } created
+                && _time.GetUtcNow() - created > StaleAfter)
+            {
+                try
+                {
+                    await _table.UpdateAsync(entity, existing.ETag!, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                    return IdempotencyBegin.StartedNew;
+                }
+                catch (TableException race) when (race.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.NotFound)
+                {
+                    return await TryBeginAsync(tenantId, scope, key, requestHash, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             return new IdempotencyBegin(false, new IdempotencyRecord(
