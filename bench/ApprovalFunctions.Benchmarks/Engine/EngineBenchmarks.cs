@@ -3,6 +3,7 @@ using ApprovalFunctions.Engine;
 using ApprovalFunctions.Engine.Definitions;
 using ApprovalFunctions.Engine.Directory;
 using ApprovalFunctions.Engine.Events;
+using ApprovalFunctions.Engine.Ledger;
 using ApprovalFunctions.Engine.Rules;
 using ApprovalFunctions.Engine.State;
 using BenchmarkDotNet.Attributes;
@@ -112,6 +113,11 @@ public class EngineBenchmarks
     /// <summary>A stale timer: the no-op path.</summary>
     [Benchmark]
     public EngineResult StaleTimer() => ApprovalEngine.Apply(_fresh, _staleTimer, _definition, _directory, T0.AddHours(48));
+
+    /// <summary>One ledger entry alone (canonical encoding + SHA-256 + hex), to see its share of a decision.</summary>
+    [Benchmark]
+    public LedgerEntry LedgerAppend() =>
+        LedgerChain.Append(_fresh.LedgerHead, _fresh.LedgerLength + 1, T0, "erin", null, "approve", "finance", "ok", null, 1);
 
     /// <summary>The benchmark definition has no rules; preparing one is a setup bug.</summary>
     private sealed class NoRules : IRuleEvaluator
