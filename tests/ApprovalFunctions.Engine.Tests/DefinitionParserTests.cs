@@ -60,6 +60,7 @@ public sealed class DefinitionParserTests
     [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'user'}]}]}", "stages[0].approvers[0].id", "needs an id")]
     [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'manager','levels':11}]}]}", "stages[0].approvers[0].levels", "1 to 10")]
     [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'field'}]}]}", "stages[0].approvers[0].expr", "needs an expr")]
+    [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'field','expr':null}]}]}", "stages[0].approvers[0].expr", "not null")]
     [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'field','expr':{'nope':[1]}}]}]}", "stages[0].approvers[0].expr.nope", "unknown operator")]
     [InlineData("{'name':'x','model':'m','event':'e','condition':{'and':[{'bad':1}]},'stages':[{'id':'a','approvers':[{'type':'user','id':'u'}]}]}", "condition.and[0].bad", "unknown operator")]
     [InlineData("{'name':'x','model':'m','event':'e','stages':[{'id':'a','approvers':[{'type':'user','id':'u'}]},{'id':'a','approvers':[{'type':'user','id':'v'}]}]}", "stages[1].id", "Duplicate stage id")]

@@ -577,6 +577,10 @@ public static class WorkflowDefinitionParser
                     {
                         Error(at + ".expr", "A field approver needs an expr (JSON Logic returning user ids).");
                     }
+                    else if (approver.GetProperty("expr").ValueKind == JsonValueKind.Null)
+                    {
+                        Error(at + ".expr", "A field approver needs an expr (JSON Logic returning user ids), not null.");
+                    }
                     else
                     {
                         expr = OptionalRule(approver, "expr", at + ".");

@@ -193,7 +193,12 @@ public sealed record StageState
     /// <summary>The resolved approvers, sorted. Empty on an active stage means nobody can approve it (visible, not silent).</summary>
     public IReadOnlyList<string> Approvers { get; init; } = [];
 
-    /// <summary>How many approvals the stage needs.</summary>
+    /// <summary>
+    /// How many approvals the stage needs, fixed at activation from the consensus mode and the number
+    /// of eligible approvers N: any = 1, all = N, count = the count, majority = floor(N/2)+1,
+    /// percent = ceil(N·p/100), groups = the number of listed groups. Escalation and reassignment
+    /// change who may approve, not this number.
+    /// </summary>
     public int Required { get; init; }
 
     /// <summary>How many approvals are still needed.</summary>
