@@ -66,6 +66,25 @@ public sealed class DueWorkTests
     }
 
     [Fact]
+    public async Task RunOnceAsync_CallbackWithHugeRecord_DeliveredWholeFromTheCommittedState()
+    {
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var blob = new string('z', 700_000);
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("huge", recordJson: $$"""{"blob":"{{blob}}"}"""));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "huge", Harness.Approve("manager", "bob"));
+
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        var got = Assert.Single(target.Received);
+        Assert.Null(Signatures.Verify("top-secret", got.Timestamp, got.Signature, Encoding.UTF8.GetBytes(got.Body), h.Clock.GetUtcNow()));
+        using var body = JsonDocument.Parse(got.Body);
+        Assert.Equal(blob.Length, body.RootElement.GetProperty("record").GetProperty("blob").GetString()!.Length);
+        Assert.Equal(CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "huge"))!.State.Callback.Status);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_TargetDownThenUp_RetriesWithBackoffThenDelivers()
     {
         var h = await Harness.CreateAsync();

@@ -172,7 +172,8 @@ public sealed partial class DueWorkRunner
             }
 
             policy = callback;
-            request = new DeliveryRequest(callback.Url, outbox.Body, callback.Secret, outbox.IdempotencyKey, null);
+            var body = outbox.Body.Length > 0 ? outbox.Body : RequestProcessor.CallbackBody(stored.State, outbox.EventType);
+            request = new DeliveryRequest(callback.Url, body, callback.Secret, outbox.IdempotencyKey, null);
         }
         else
         {

@@ -74,6 +74,9 @@ public sealed partial class RequestProcessor
     /// </summary>
     public static readonly TimeSpan ProjectionGrace = TimeSpan.FromSeconds(30);
 
+    /// <summary>Largest delivery body stored in an outbox row (characters); a row holds ~450K.</summary>
+    internal const int MaxInlineBody = 400_000;
+
     private readonly RequestStore _requests;
     private readonly IndexStore _index;
     private readonly DueWorkStore _dueWork;
@@ -280,14 +283,17 @@ public sealed partial class RequestProcessor
                         StateJson.SerializeTimer(timer.Timer)));
                     break;
                 case DeliverCallback callback when definition?.Callback is not null:
+                    // A body too large for its own row (a huge record) is built from the committed state at delivery instead.
+                    var body = CallbackBody(state, callback.Outcome);
                     outbox.Add(new OutboxItem(OutboxItem.CallbackRowKey(callback.IdempotencyKey), OutboxItem.CallbackKind, callback.IdempotencyKey, null,
-                        callback.Outcome, CallbackBody(state, callback.Outcome), now.UtcTicks, 0, definition.Id, definition.Version));
+                        callback.Outcome, body.Length > MaxInlineBody ? "" : body, now.UtcTicks, 0, definition.Id, definition.Version));
                     break;
                 case EmitEvent emit:
                     foreach (var subscription in await _subscriptions.GetMatchingAsync(state.TenantId, emit.EventType, cancellationToken).ConfigureAwait(false))
                     {
                         outbox.Add(new OutboxItem(OutboxItem.EventRowKey(emit.IdempotencyKey, subscription.Id), OutboxItem.EventKind, emit.IdempotencyKey,
-                            subscription.Id, emit.EventType, EventBody(state, emit, now), now.UtcTicks, 0));
+                            subscription.Id, emit.EventType, EventBody(state, emit, now) is { Length: <= MaxInlineBody } full ? full : EventBody(state, emit, now, includeRecord: false),
+                            now.UtcTicks, 0));
                     }
 
                     break;
@@ -366,7 +372,7 @@ public sealed partial class RequestProcessor
     });
 
     /// <summary>A subscription event body: the callback fields plus <c>event</c>, <c>status</c>, <c>stageId</c>, <c>users</c>, <c>at</c>.</summary>
-    internal static string EventBody(ApprovalState state, EmitEvent emit, DateTimeOffset now) => Json(w =>
+    internal static string EventBody(ApprovalState state, EmitEvent emit, DateTimeOffset now, bool includeRecord = true) => Json(w =>
     {
         w.WriteString("event", emit.EventType);
         w.WriteString("approvalId", state.Id);
@@ -387,7 +393,16 @@ public sealed partial class RequestProcessor
 
         w.WriteEndArray();
         w.WritePropertyName("record");
-        WriteRecord(w, state.Record);
+        if (includeRecord)
+        {
+            WriteRecord(w, state.Record);
+        }
+        else
+        {
+            // Too large to queue per subscriber: the receiver reads it with GET /api/v1/approvals/{id}.
+            w.WriteNullValue();
+            w.WriteBoolean("recordOmitted", true);
+        }
         if (state.DecidedAt is { } decided)
         {
             w.WriteString("decidedAt", decided.ToUniversalTime());

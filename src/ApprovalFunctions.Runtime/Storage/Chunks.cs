@@ -17,10 +17,23 @@ internal static class Chunks
 
     public static int CountFor(int length) => Math.Max(1, (length + Size - 1) / Size);
 
-    /// <summary>Writes <paramref name="value"/>[start..start+count chunks] into the entity.</summary>
-    public static void Write(TableEntity entity, string prefix, string value, int firstChunk = 0, int maxChunks = MaxPerEntity)
+    /// <summary>Most characters one entity holds through <see cref="Write"/>.</summary>
+    public const int MaxCharsPerEntity = MaxPerEntity * Size;
+
+    /// <summary>
+    /// Writes chunks of <paramref name="value"/> from <paramref name="firstChunk"/> into the entity. Unless
+    /// <paramref name="partial"/> (the caller spreads the value over several rows), a value that does not fit is
+    /// refused rather than silently cut.
+    /// </summary>
+    public static void Write(TableEntity entity, string prefix, string value, int firstChunk = 0, int maxChunks = MaxPerEntity, bool partial = false)
     {
         var total = CountFor(value.Length);
+        if (!partial && total - firstChunk > maxChunks)
+        {
+            throw new StateTooLargeException(
+                $"Row {entity.RowKey}: property {prefix} is {value.Length} characters; one row holds {maxChunks * Size}.");
+        }
+
         var n = Math.Min(maxChunks, total - firstChunk);
         for (var i = 0; i < n; i++)
         {

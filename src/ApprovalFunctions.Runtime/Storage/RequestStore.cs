@@ -30,7 +30,7 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
 /// <param name="IdempotencyKey">Sent as <c>Idempotency-Key</c>; stable across retries.</param>
 /// <param name="Target">The subscription id for events; null for the callback.</param>
 /// <param name="EventType">The outbound event name (events) or the outcome (callback).</param>
-/// <param name="Body">The JSON body, fixed when the row was committed.</param>
+/// <param name="Body">The JSON body, fixed when the row was committed; empty for a callback too large to store twice, built from the state at delivery.</param>
 /// <param name="Cycle">Distinguishes an admin retry's attempts from the earlier ones (ticks at creation).</param>
 /// <param name="Attempts">Attempts made so far.</param>
 /// <param name="WorkflowId">The callback's workflow (its URL, secret and retry policy), for callbacks.</param>
@@ -229,7 +229,7 @@ public sealed class RequestStore
                 entity["Status"] = ApprovalFunctions.Engine.ApprovalEngine.StatusName(state.Status);
             }
 
-            Chunks.Write(entity, "D", json, part * Chunks.MaxPerEntity);
+            Chunks.Write(entity, "D", json, part * Chunks.MaxPerEntity, partial: true);
             actions.Add(current is null
                 ? TableTransactionAction.Add(entity)
                 : part == 0
