@@ -578,19 +578,7 @@ public static class ApprovalEngine
         work.Log(SystemActor, null, "stage.activated", stage.Id, null, Detail.Approvers(approvers, required));
         foreach (var approver in approvers)
         {
-            work.Do(new InboxAdd(approver, stage.Id));
-            if (work.Directory.Delegations.Count == 0)
-            {
-                continue;
-            }
-
-            foreach (var delegateId in work.Directory.DelegatesOf(approver, now))
-            {
-                if (work.AllowSelfApproval || !ApproverResolver.IsSelf(delegateId, work.Requester, work.Subjects))
-                {
-                    work.Do(new InboxAdd(delegateId, stage.Id, approver));
-                }
-            }
+            AddInbox(work, stage.Id, approver);
         }
 
         if (approvers.Count > 0)
@@ -623,6 +611,24 @@ public static class ApprovalEngine
         }
 
         return true;
+    }
+
+    /// <summary>Adds the approver's inbox entry and one for each delegate in effect (never for the requester or a subject).</summary>
+    private static void AddInbox(Work work, string stageId, string approver)
+    {
+        work.Do(new InboxAdd(approver, stageId));
+        if (work.Directory.Delegations.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var delegateId in work.Directory.DelegatesOf(approver, work.Now))
+        {
+            if (work.AllowSelfApproval || !ApproverResolver.IsSelf(delegateId, work.Requester, work.Subjects))
+            {
+                work.Do(new InboxAdd(delegateId, stageId, approver));
+            }
+        }
     }
 
     private static string? UnassignableReason(StageState stage, StageDefinition definition, DirectorySnapshot directory) =>
@@ -866,7 +872,7 @@ public static class ApprovalEngine
         work.Log(SystemActor, null, "stage.escalated", stage.Id, null, Detail.Escalation(level, added));
         foreach (var id in added)
         {
-            work.Do(new InboxAdd(id, stage.Id));
+            AddInbox(work, stage.Id, id);
         }
 
         work.Do(new Notify(NotificationKind.Escalated, stage.Id, added));
@@ -1015,7 +1021,7 @@ public static class ApprovalEngine
         work.Stages[index] = updated;
         work.Log(reassign.Actor.UserId, null, "stage.reassigned", stage.Id, null, Detail.Object("from", reassign.From, "to", reassign.To));
         work.Do(new InboxRemove(reassign.From, stage.Id, Decided: false));
-        work.Do(new InboxAdd(reassign.To, stage.Id));
+        AddInbox(work, stage.Id, reassign.To);
         work.Do(new Notify(NotificationKind.StageActivated, stage.Id, [reassign.To]));
         return work.Result(reassign.EventId);
     }

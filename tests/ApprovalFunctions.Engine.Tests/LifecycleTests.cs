@@ -273,6 +273,16 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public void Reassign_ToAnApproverWithADelegate_AddsTheDelegateInboxToo()
+    {
+        var run = Run.Start(Kit.Stages("[{'id':'a','approvers':[{'type':'user','id':'bob'}]}]"), Kit.BuildDirectory([Kit.Delegate("ivan", "hank")]));
+        run.Apply(new Reassigned { EventId = "ra", StageId = "a", From = "bob", To = "ivan", Actor = new Actor("root", true) });
+        Assert.Contains(new InboxAdd("hank", "a", "ivan"), run.Last.Intents);
+        run.Approve("hank", "a");
+        Assert.Equal(RequestStatus.Approved, run.State.Status);
+    }
+
+    [Fact]
     public void DelegationInEffect_ToTheRequester_AddsNothing()
     {
         var run = Run.Start(Kit.Stages("[{'id':'a','approvers':[{'type':'user','id':'bob'}]}]"));
