@@ -25,7 +25,9 @@ if port_open 10002; then
 else
   mkdir -p "$ROOT/.azurite"
   echo "==> starting Azurite (blob 10000, queue 10001, table 10002), data in .azurite/"
-  "$ROOT/node_modules/.bin/azurite" --location "$ROOT/.azurite" --skipApiVersionCheck --disableTelemetry --silent \
+  # Its own session, so Ctrl+C reaches the host first and Azurite is stopped after it (the host
+  # releases its leases in storage on the way out).
+  setsid "$ROOT/node_modules/.bin/azurite" --location "$ROOT/.azurite" --skipApiVersionCheck --disableTelemetry --silent \
     >"$ROOT/.azurite/azurite.log" 2>&1 &
   AZURITE_PID=$!
   wait_for_port 10002 "$ROOT/.azurite/azurite.log"
