@@ -396,7 +396,7 @@ public static class ApprovalEndpoints
     private static JsonResponse ToResponse(CommandResult result, string? id = null) => result.Status switch
     {
         CommandStatus.NotFound => ProblemResponse(404, "not-found", "Not found.", $"No approval request '{id}'."),
-        CommandStatus.Refused => ProblemResponse(result.Refusal!.HttpStatus, RefusalSlug(result.Refusal), "The decision was refused.", result.Refusal.Message),
+        CommandStatus.Refused => ProblemResponse(result.Refusal!.HttpStatus, Problems.RefusalSlug(result.Refusal.Code), "The decision was refused.", result.Refusal.Message),
         CommandStatus.Accepted => JsonResponse.Of(202, ApprovalView.From(result.State!)),
         _ => JsonResponse.Of(200, ApprovalView.From(result.State!)),
     };
@@ -409,19 +409,6 @@ public static class ApprovalEndpoints
             ["status"] = status,
             ["detail"] = detail,
         }), "application/problem+json");
-
-    private static string RefusalSlug(Engine.Refusal refusal) => refusal.Code switch
-    {
-        Engine.RefusalCode.NotAnApprover => "not-an-approver",
-        Engine.RefusalCode.Forbidden => "forbidden",
-        Engine.RefusalCode.UnknownStage => "unknown-stage",
-        Engine.RefusalCode.StageNotActive => "stage-not-active",
-        Engine.RefusalCode.RequestClosed => "request-closed",
-        Engine.RefusalCode.SelfApproval => "self-approval",
-        Engine.RefusalCode.DuplicateVote => "duplicate-vote",
-        Engine.RefusalCode.InvalidState => "invalid-state",
-        _ => "invalid",
-    };
 
     /// <summary>
     /// Runs <paramref name="action"/> at most once per <c>Idempotency-Key</c>: a repeat with the same route and

@@ -58,24 +58,27 @@ public static class Problems
     /// <summary>503: storage unavailable or busy; safe to retry.</summary>
     public static IResult Unavailable(string detail) => Make(503, "unavailable", "Temporarily unavailable.", detail);
 
-    /// <summary>Maps an engine refusal to its status and a stable type (<c>refused-</c> + code).</summary>
+    /// <summary>Maps an engine refusal to its status and a stable type (see <see cref="RefusalSlug"/>).</summary>
     public static IResult From(Refusal refusal)
     {
         ArgumentNullException.ThrowIfNull(refusal);
-        var slug = refusal.Code switch
-        {
-            RefusalCode.NotAnApprover => "not-an-approver",
-            RefusalCode.Forbidden => "forbidden",
-            RefusalCode.UnknownStage => "unknown-stage",
-            RefusalCode.StageNotActive => "stage-not-active",
-            RefusalCode.RequestClosed => "request-closed",
-            RefusalCode.SelfApproval => "self-approval",
-            RefusalCode.DuplicateVote => "duplicate-vote",
-            RefusalCode.InvalidState => "invalid-state",
-            _ => "invalid",
-        };
-        return Make(refusal.HttpStatus, slug, "The decision was refused.", refusal.Message);
+        return Make(refusal.HttpStatus, RefusalSlug(refusal.Code), "The decision was refused.", refusal.Message);
     }
+
+    /// <summary>The stable problem-type slug of each refusal code.</summary>
+    public static string RefusalSlug(RefusalCode code) => code switch
+    {
+        RefusalCode.NotAnApprover => "not-an-approver",
+        RefusalCode.Forbidden => "forbidden",
+        RefusalCode.StageWaiting => "stage-waiting",
+        RefusalCode.UnknownStage => "unknown-stage",
+        RefusalCode.StageNotActive => "stage-not-active",
+        RefusalCode.RequestClosed => "request-closed",
+        RefusalCode.SelfApproval => "self-approval",
+        RefusalCode.DuplicateVote => "duplicate-vote",
+        RefusalCode.InvalidState => "invalid-state",
+        _ => "invalid",
+    };
 
     private static IResult Make(int status, string slug, string title, string detail) =>
         TypedResults.Problem(new ProblemDetails
