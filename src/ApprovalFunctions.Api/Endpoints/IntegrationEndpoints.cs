@@ -1,6 +1,6 @@
 using ApprovalFunctions.Api.Contracts;
 using ApprovalFunctions.Api.Http;
-using ApprovalFunctions.Api.Webhooks;
+using ApprovalFunctions.Runtime.Delivery;
 using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.State;
 using ApprovalFunctions.Runtime.Storage;
@@ -87,10 +87,10 @@ public static class IntegrationEndpoints
     /// </summary>
     public static async Task<IResult> DecisionWebhookAsync(HttpRequest request)
     {
-        var integrationId = request.Headers[WebhookSignature.IntegrationHeader].ToString();
+        var integrationId = request.Headers[Signatures.IntegrationHeader].ToString();
         if (string.IsNullOrEmpty(integrationId))
         {
-            return Problems.Unauthenticated($"{WebhookSignature.IntegrationHeader} is required.");
+            return Problems.Unauthenticated($"{Signatures.IntegrationHeader} is required.");
         }
 
         var (body, bodyProblem) = await JsonBody.ReadAsync(request).ConfigureAwait(false);
@@ -107,8 +107,8 @@ public static class IntegrationEndpoints
             // Unknown integration and bad signature answer the same way, so ids cannot be probed.
             var failure = integration is null
                 ? "The webhook signature does not verify."
-                : WebhookSignature.Verify(integration.Secret, request.Headers[WebhookSignature.TimestampHeader],
-                    request.Headers[WebhookSignature.SignatureHeader], body.Raw, request.Now());
+                : Signatures.Verify(integration.Secret, request.Headers[Signatures.TimestampHeader],
+                    request.Headers[Signatures.SignatureHeader], body.Raw, request.Now());
             if (integration is null || failure is not null)
             {
                 return Problems.Unauthenticated(failure!);
