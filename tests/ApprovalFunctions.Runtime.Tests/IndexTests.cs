@@ -43,6 +43,28 @@ public sealed class IndexTests
     }
 
     [Fact]
+    public async Task Projection_ThousandsOfApprovers_ManifestSpillsThenShrinksAndRowsFollow()
+    {
+        var h = await Harness.CreateAsync();
+        var users = Enumerable.Range(0, 2800).Select(i => new DirectoryUser { Id = "user-" + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture) + new string('x', 120), Groups = ["everyone"] }).ToList();
+        await h.Runtime.Directory.ImportAsync(Harness.Tenant, users, [], []);
+        await h.PublishAsync("inv", Harness.OneStage("""[{"type":"group","id":"everyone"}]"""));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("wide"));
+
+        var stored = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "wide"))!;
+        Assert.True(stored.ManifestParts >= 2, $"manifest parts: {stored.ManifestParts}");
+        Assert.Equal(2802, stored.Manifest!.Count);
+        Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "wide", Harness.Approve("manager", users[0].Id));
+
+        stored = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "wide"))!;
+        Assert.Equal(1, stored.ManifestParts);
+        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "manifest|001"));
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);
+    }
+
+    [Fact]
     public async Task ListRequestedAsync_StatusAndModelFilters_NewestFirst()
     {
         var h = await Harness.CreateAsync();

@@ -311,13 +311,20 @@ public sealed partial class RequestProcessor
         var keep = desired.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
         var stale = old.Where(kv => !keep.Contains(kv.Key)).Select(kv => kv.Value).ToList();
         IReadOnlyList<ManifestRow>? manifest = null;
-        DueWorkItem? project = null;
+        var project = new List<DueWorkItem>();
         if (changed.Count > 0 || stale.Count > 0)
         {
             manifest = [.. desired.Select(r => r.ToManifest())];
-            project = DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.ProjectKind, version.ToString(CultureInfo.InvariantCulture), now + ProjectionGrace,
-                RuntimeJson.Serialize(stale));
-            dueRows.Add(project);
+            // Each project row carries a slice of the stale keys small enough for one row; each repairs fully on its own.
+            var part = 0;
+            foreach (var slice in Slices(stale))
+            {
+                var key = version.ToString(CultureInfo.InvariantCulture) + (part == 0 ? "" : "-" + part.ToString(CultureInfo.InvariantCulture));
+                project.Add(DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.ProjectKind, key, now + ProjectionGrace, RuntimeJson.Serialize(slice)));
+                part++;
+            }
+
+            dueRows.AddRange(project);
         }
 
         var remove = removeOutboxRowKey is null ? Array.Empty<string>() : [removeOutboxRowKey];
@@ -326,13 +333,35 @@ public sealed partial class RequestProcessor
 
     private async Task ProjectAsync(Plan plan, CancellationToken cancellationToken)
     {
-        if (plan.Project is null || SimulateCrashAfterCommit)
+        if (plan.Project.Count == 0 || SimulateCrashAfterCommit)
         {
             return;
         }
 
         await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
         await _dueWork.DeleteAsync(plan.Project, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static IEnumerable<List<ManifestRow>> Slices(List<ManifestRow> stale)
+    {
+        const int Budget = 300_000; // characters of JSON per project row (a row holds ~450K)
+        var slice = new List<ManifestRow>();
+        var size = 0;
+        foreach (var row in stale)
+        {
+            var rowSize = row.T.Length + row.Pk.Length + row.Rk.Length + row.H.Length + 40;
+            if (slice.Count > 0 && size + rowSize > Budget)
+            {
+                yield return slice;
+                slice = [];
+                size = 0;
+            }
+
+            slice.Add(row);
+            size += rowSize;
+        }
+
+        yield return slice;
     }
 
     private async Task WriteIndexAsync(IReadOnlyList<ProjectedRow> writes, IReadOnlyList<ManifestRow> deletes, CancellationToken cancellationToken)
@@ -462,5 +491,5 @@ public sealed partial class RequestProcessor
         IReadOnlyList<ManifestRow>? Manifest,
         IReadOnlyList<ProjectedRow> Changed,
         IReadOnlyList<ManifestRow> Stale,
-        DueWorkItem? Project);
+        IReadOnlyList<DueWorkItem> Project);
 }

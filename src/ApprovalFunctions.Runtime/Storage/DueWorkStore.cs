@@ -75,9 +75,9 @@ public sealed class DueWorkStore
         foreach (var shard in items.GroupBy(i => i.Shard))
         {
             var rows = shard.GroupBy(i => i.RowKey, StringComparer.Ordinal).Select(g => g.Last()).Select(Row).ToList();
-            foreach (var batch in rows.Chunk(TableLimits.MaxBatchOperations))
+            foreach (var batch in Batches(rows))
             {
-                if (batch.Length == 1)
+                if (batch.Count == 1)
                 {
                     await _table.UpsertAsync(batch[0], TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
                 }
@@ -98,6 +98,17 @@ public sealed class DueWorkStore
         var page = await _table.QueryPageAsync(TableFilter.Format($"PartitionKey eq {pk} and RowKey lt {upper}"), null, Math.Clamp(top, 1, 1000), null,
             cancellationToken).ConfigureAwait(false);
         return [.. page.Entities.Select(e => Read(shard, e))];
+    }
+
+    /// <summary>Deletes items (missing is fine); one transaction per shard when several.</summary>
+    public async Task DeleteAsync(IReadOnlyList<DueWorkItem> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        foreach (var item in items)
+        {
+            // Deletes in a transaction fail as a whole when one row is missing; singles do not.
+            await DeleteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Deletes an item (missing is fine).</summary>
@@ -123,19 +134,51 @@ public sealed class DueWorkStore
         return moved;
     }
 
-    private static TableEntity Row(DueWorkItem item) => new(ShardKey(item.Shard), item.RowKey)
+    private static IEnumerable<List<TableEntity>> Batches(List<TableEntity> rows)
     {
-        ["DueAt"] = item.DueAt,
-        ["Tenant"] = item.TenantId,
-        ["RequestId"] = item.RequestId,
-        ["Kind"] = item.Kind,
-        ["Key"] = item.Key,
-        ["Payload"] = item.Payload,
-    };
+        var batch = new List<TableEntity>();
+        long size = 0;
+        foreach (var row in rows)
+        {
+            var rowSize = TableLimits.EntitySize(row);
+            if (batch.Count > 0 && (batch.Count == TableLimits.MaxBatchOperations || size + rowSize > 2_000_000))
+            {
+                yield return batch;
+                batch = [];
+                size = 0;
+            }
+
+            batch.Add(row);
+            size += rowSize;
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return batch;
+        }
+    }
+
+    private static TableEntity Row(DueWorkItem item)
+    {
+        var entity = new TableEntity(ShardKey(item.Shard), item.RowKey)
+        {
+            ["DueAt"] = item.DueAt,
+            ["Tenant"] = item.TenantId,
+            ["RequestId"] = item.RequestId,
+            ["Kind"] = item.Kind,
+            ["Key"] = item.Key,
+        };
+        if (item.Payload is not null)
+        {
+            Chunks.Write(entity, "P", item.Payload);
+        }
+
+        return entity;
+    }
 
     private static DueWorkItem Read(int shard, TableEntity e) => new(
         shard, e.RowKey, e.GetDateTimeOffset("DueAt") ?? default, e.GetString("Tenant") ?? "", e.GetString("RequestId") ?? "",
-        e.GetString("Kind") ?? "", e.GetString("Key") ?? "", e.GetString("Payload"));
+        e.GetString("Kind") ?? "", e.GetString("Key") ?? "", Chunks.Read(e, "P"));
 }
 
 /// <summary>A held shard lease; renew before <see cref="ExpiresAt"/>.</summary>

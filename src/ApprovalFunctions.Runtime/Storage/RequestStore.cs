@@ -18,6 +18,9 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
     /// <summary>The index rows last projected (null when none recorded).</summary>
     internal IReadOnlyList<ManifestRow>? Manifest { get; init; }
 
+    /// <summary>Rows the manifest occupies (it spills like the state when a stage has thousands of approvers).</summary>
+    internal int ManifestParts { get; init; }
+
     /// <summary>Pending outbox rows, by row key.</summary>
     public IReadOnlyDictionary<string, OutboxItem> Outbox { get; init; } = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
 }
@@ -121,7 +124,38 @@ public sealed class RequestStore
             }
 
             var manifestRow = rows.Find(r => r.RowKey == ManifestRowKey);
-            var manifestJson = manifestRow is null ? null : Chunks.Read(manifestRow, "M");
+            string? manifestJson = null;
+            var manifestParts = 0;
+            if (manifestRow is not null && manifestRow.GetInt64("V") is { } manifestVersion)
+            {
+                manifestParts = manifestRow.GetInt32("Parts") ?? 1;
+                var msb = new StringBuilder();
+                Chunks.Append(msb, manifestRow, "M");
+                for (var i = 1; i < manifestParts && manifestJson is null; i++)
+                {
+                    var spill = rows.Find(r => r.RowKey == ManifestRowKey + "|" + i.ToString("D3", CultureInfo.InvariantCulture));
+                    if (spill is null || spill.GetInt64("V") != manifestVersion)
+                    {
+                        consistent = false;
+                        break;
+                    }
+
+                    Chunks.Append(msb, spill, "M");
+                }
+
+                manifestJson = msb.ToString();
+            }
+
+            if (!consistent)
+            {
+                if (attempt >= 3)
+                {
+                    throw new StorageBusyException($"Request {requestId}: manifest rows kept changing while being read.");
+                }
+
+                continue;
+            }
+
             var outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
             foreach (var row in rows)
             {
@@ -135,6 +169,7 @@ public sealed class RequestStore
             {
                 Parts = parts,
                 Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
+                ManifestParts = manifestParts,
                 Outbox = outbox,
             };
         }
@@ -242,11 +277,32 @@ public sealed class RequestStore
             actions.Add(TableTransactionAction.Delete(pk, SpillKey(part)));
         }
 
+        var manifestParts = current?.ManifestParts ?? 0;
         if (manifest is not null)
         {
-            var entity = new TableEntity(pk, ManifestRowKey) { ["V"] = version };
-            Chunks.Write(entity, "M", RuntimeJson.Serialize(manifest.ToList()));
-            actions.Add(TableTransactionAction.Upsert(entity, TableUpdateMode.Replace));
+            var manifestJson = RuntimeJson.Serialize(manifest.ToList());
+            var newParts = (Chunks.CountFor(manifestJson.Length) + Chunks.MaxPerEntity - 1) / Chunks.MaxPerEntity;
+            for (var part = 0; part < newParts; part++)
+            {
+                var entity = new TableEntity(pk, part == 0 ? ManifestRowKey : ManifestRowKey + "|" + part.ToString("D3", CultureInfo.InvariantCulture))
+                {
+                    ["V"] = version,
+                };
+                if (part == 0)
+                {
+                    entity["Parts"] = newParts;
+                }
+
+                Chunks.Write(entity, "M", manifestJson, part * Chunks.MaxPerEntity, partial: true);
+                actions.Add(TableTransactionAction.Upsert(entity, TableUpdateMode.Replace));
+            }
+
+            for (var part = Math.Max(newParts, 1); part < (current?.ManifestParts ?? 0); part++)
+            {
+                actions.Add(TableTransactionAction.Delete(pk, ManifestRowKey + "|" + part.ToString("D3", CultureInfo.InvariantCulture)));
+            }
+
+            manifestParts = newParts;
         }
 
         foreach (var entry in ledger)
@@ -303,6 +359,7 @@ public sealed class RequestStore
         {
             Parts = parts,
             Manifest = manifest ?? current?.Manifest,
+            ManifestParts = manifestParts,
             Outbox = outbox,
         };
     }
