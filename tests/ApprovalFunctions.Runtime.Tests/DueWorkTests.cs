@@ -54,7 +54,7 @@ public sealed class DueWorkTests
         var got = Assert.Single(target.Received);
         Assert.Null(Signatures.Verify("top-secret", got.Timestamp, got.Signature, Encoding.UTF8.GetBytes(got.Body), h.Clock.GetUtcNow()));
         using var body = JsonDocument.Parse(got.Body);
-        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "cb"))!;
+        var state = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "cb"))!;
         Assert.Equal("cb", body.RootElement.GetProperty("approvalId").GetString());
         Assert.Equal("approved", body.RootElement.GetProperty("outcome").GetString());
         Assert.Equal(25000, body.RootElement.GetProperty("record").GetProperty("amount").GetInt32());
@@ -129,7 +129,7 @@ public sealed class DueWorkTests
             h.Clock.Advance(TimeSpan.FromMinutes(2));
         }
 
-        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "down"))!;
+        var state = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "down"))!;
         Assert.Equal(2, target.Received.Count);
         Assert.Equal(CallbackStatus.Failed, state.State.Callback.Status);
         Assert.Empty(state.Outbox);
@@ -191,7 +191,7 @@ public sealed class DueWorkTests
         using var body = JsonDocument.Parse(got.Body);
         Assert.Equal("stage.activated", body.RootElement.GetProperty("event").GetString());
         Assert.Equal(["bob"], body.RootElement.GetProperty("users").EnumerateArray().Select(u => u.GetString()));
-        Assert.Empty((await h.Runtime.Requests.GetAsync(Harness.Tenant, "ev"))!.Outbox);
+        Assert.Empty((await h.Runtime.Requests.LoadAsync(Harness.Tenant, "ev"))!.Outbox);
     }
 
     [Fact]

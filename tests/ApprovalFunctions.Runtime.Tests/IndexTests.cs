@@ -51,14 +51,14 @@ public sealed class IndexTests
         await h.PublishAsync("inv", Harness.OneStage("""[{"type":"group","id":"everyone"}]"""));
         await h.Runtime.Processor.SubmitAsync(Harness.Submit("wide"));
 
-        var stored = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "wide"))!;
+        var stored = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "wide"))!;
         Assert.True(stored.ManifestParts >= 2, $"manifest parts: {stored.ManifestParts}");
         Assert.Equal(2802, stored.Manifest!.Count);
         Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);
 
         await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "wide", Harness.Approve("manager", users[0].Id));
 
-        stored = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "wide"))!;
+        stored = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "wide"))!;
         Assert.Equal(1, stored.ManifestParts);
         Assert.Null(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "manifest|001"));
         Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);

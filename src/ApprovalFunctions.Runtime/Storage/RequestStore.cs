@@ -21,8 +21,8 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
     /// <summary>Rows the manifest occupies (it spills like the state when a stage has thousands of approvers).</summary>
     internal int ManifestParts { get; init; }
 
-    /// <summary>Pending outbox rows, by row key.</summary>
-    public IReadOnlyDictionary<string, OutboxItem> Outbox { get; init; } = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
+    /// <summary>Pending outbox rows, by row key (loaded for commits, not by <see cref="RequestStore.GetAsync"/>).</summary>
+    internal IReadOnlyDictionary<string, OutboxItem> Outbox { get; init; } = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -77,8 +77,62 @@ public sealed class RequestStore
         _table = tables.Requests;
     }
 
-    /// <summary>Reads the state (with its ETag, the pending outbox and the manifest) in one range query; null when the request does not exist.</summary>
+    /// <summary>
+    /// Reads the state and its ETag (one point read; one more range read only when the state spilled); null when the
+    /// request does not exist. For display: it does not load the outbox or the projection manifest.
+    /// </summary>
     public async Task<StoredRequest?> GetAsync(string tenantId, string requestId, CancellationToken cancellationToken = default)
+    {
+        var pk = Keys.Request(tenantId, requestId);
+        for (var attempt = 0; ; attempt++)
+        {
+            var state = await _table.GetAsync(pk, StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (state is null)
+            {
+                return null;
+            }
+
+            var version = state.GetInt64("V") ?? 0;
+            var parts = state.GetInt32("Parts") ?? 1;
+            var sb = new StringBuilder();
+            Chunks.Append(sb, state, "D");
+            var consistent = true;
+            if (parts > 1)
+            {
+                var spills = new List<TableEntity>();
+                await foreach (var row in _table.QueryAsync(TableFilter.RowKeyStartsWith(pk, StateRow + "|"), cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    spills.Add(row);
+                }
+
+                for (var i = 1; i < parts && consistent; i++)
+                {
+                    var spill = spills.Find(r => r.RowKey == SpillKey(i));
+                    consistent = spill is not null && spill.GetInt64("V") == version;
+                    if (consistent)
+                    {
+                        Chunks.Append(sb, spill!, "D");
+                    }
+                }
+            }
+
+            if (consistent)
+            {
+                return new StoredRequest(StateJson.Deserialize(sb.ToString()), state.ETag!, version) { Parts = parts };
+            }
+
+            if (attempt >= 3)
+            {
+                throw new StorageBusyException($"Request {requestId}: state rows kept changing while being read.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads everything a commit needs — state with ETag, pending outbox rows and the projection manifest — in one
+    /// range query; null when the request does not exist.
+    /// </summary>
+    internal async Task<StoredRequest?> LoadAsync(string tenantId, string requestId, CancellationToken cancellationToken = default)
     {
         var pk = Keys.Request(tenantId, requestId);
         // "manifest" < "outbox|…" < "state" < "state|…" < "statf": one query reads everything but the ledger.
