@@ -64,7 +64,12 @@ public sealed class TableClient
         }
     }
 
-    /// <summary>Reads one entity; null when it does not exist. <paramref name="select"/> limits the properties returned.</summary>
+    private static readonly string[] KeyProperties = ["PartitionKey", "RowKey"];
+
+    /// <summary>
+    /// Reads one entity; null when it does not exist. <paramref name="select"/> limits the properties returned;
+    /// the keys always come back.
+    /// </summary>
     public async Task<TableEntity?> GetAsync(string partitionKey, string rowKey, IEnumerable<string>? select = null, CancellationToken cancellationToken = default)
     {
         TableLimits.ValidateKey(partitionKey, "PartitionKey");
@@ -72,7 +77,8 @@ public sealed class TableClient
         var url = EntityUrl(partitionKey, rowKey);
         if (select is not null)
         {
-            url += "?$select=" + Uri.EscapeDataString(string.Join(',', select));
+            // The service omits the keys unless they are selected; a caller always gets them back.
+            url += "?$select=" + Uri.EscapeDataString(string.Join(',', select.Concat(KeyProperties).Distinct(StringComparer.Ordinal)));
         }
 
         using var message = Create(RequestMethod.Get, url, default);

@@ -59,6 +59,9 @@ public sealed class TableClientTests(AzuriteFixture azurite) : IClassFixture<Azu
 
         Assert.Equal("a", read!.GetString("A"));
         Assert.Null(read["B"]);
+        Assert.Equal("p", read.PartitionKey);
+        Assert.Equal("r", read.RowKey);
+        Assert.NotNull(read.ETag);
     }
 
     [Fact]
