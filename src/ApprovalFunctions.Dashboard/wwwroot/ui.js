@@ -159,6 +159,12 @@ export function workflowLabel(workflow) {
   return `${workflow.name || workflow.id}${workflow.version ? ` v${workflow.version}` : ''}`;
 }
 
+/** "model · recordId", and the workflow under it when the row carries one (list rows usually do not). */
+export function recordCell(r) {
+  // One element per cell: on narrow screens each cell is a two-column grid (label, value).
+  return h('span', {}, `${r.model ?? '—'} · ${r.recordId ?? '—'}`, r.workflow ? h('span', { class: 'muted small block' }, workflowLabel(r.workflow)) : '');
+}
+
 export function requestTitle(request) {
   return request.title || `${request.model} ${request.recordId}`;
 }

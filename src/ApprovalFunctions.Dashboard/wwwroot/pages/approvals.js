@@ -1,6 +1,6 @@
 // My approvals: stages waiting on me (including as a delegate), and the ones I already decided.
 import { enc } from '../api.js';
-import { badge, fmtAge, fmtDue, h, heading, myStages, pagedTable, requestTitle, time, workflowLabel } from '../ui.js';
+import { badge, fmtAge, fmtDue, h, heading, myStages, pagedTable, recordCell, requestTitle, time } from '../ui.js';
 
 export async function render(view, { query, user }) {
   const done = query.get('tab') === 'done';
@@ -38,11 +38,13 @@ export async function render(view, { query, user }) {
 
 const link = (r, stage) => h('a', { href: `#/requests/${enc(r.id)}${stage ? `?stage=${enc(stage.id)}` : ''}` }, requestTitle(r));
 
+// Inbox rows are flat index summaries (no workflow, no remaining count): the record is what the API always has.
 const pendingColumns = [
   { label: 'Title', cell: ({ r, stage }) => link(r, stage) },
-  { label: 'Workflow', cell: ({ r }) => workflowLabel(r.workflow) },
-  { label: 'Stage', cell: ({ stage }) => stage ? stage.name || stage.id : '—' },
-  { label: 'Remaining', cell: ({ stage }) => stage?.remaining ?? '—', class: 'num' },
+  { label: 'Record', cell: ({ r }) => recordCell(r) },
+  { label: 'Stage', cell: ({ r, stage }) => h('span', {}, stage ? stage.name || stage.id : '—',
+    r.onBehalfOf ? h('span', { class: 'muted small block' }, `for ${r.onBehalfOf}`) : '',
+    stage?.remaining != null ? h('span', { class: 'muted small block' }, `${stage.remaining} remaining`) : '') },
   { label: 'Age', cell: ({ r, stage }) => time(stage?.activatedAt ?? r.createdAt, fmtAge(stage?.activatedAt ?? r.createdAt)) },
   {
     label: 'Due',
@@ -58,7 +60,7 @@ function doneColumns(user) {
     ?? (r.decision ? { decision: r.decision, at: r.respondedAt ?? r.decidedAt } : undefined);
   return [
     { label: 'Title', cell: (r) => link(r) },
-    { label: 'Workflow', cell: (r) => workflowLabel(r.workflow) },
+    { label: 'Record', cell: (r) => recordCell(r) },
     { label: 'My decision', cell: (r) => mine(r)?.decision ?? '—' },
     { label: 'Decided', cell: (r) => time(mine(r)?.at) },
     { label: 'Status', cell: (r) => badge(r.status) },

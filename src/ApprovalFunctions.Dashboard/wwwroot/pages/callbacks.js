@@ -1,6 +1,6 @@
 // Callbacks (admin): deliveries that gave up, with their last error and a retry button.
 import { api, enc, newIdempotencyKey } from '../api.js';
-import { h, heading, pagedTable, problemPanel, requestTitle, time, toast, workflowLabel } from '../ui.js';
+import { badge, h, heading, pagedTable, problemPanel, requestTitle, time, toast, workflowLabel } from '../ui.js';
 
 export async function render(view) {
   const list = h('div');
@@ -11,9 +11,12 @@ export async function render(view) {
     caption: 'Failed callback deliveries',
     empty: 'No failed callbacks.',
     props: { 'data-testid': 'callbacks-table' },
-    rowProps: (c) => ({ 'data-testid': 'callback-row', 'data-approval-id': c.approvalId }),
+    rowProps: (c) => ({ 'data-testid': 'callback-row', 'data-approval-id': approvalId(c) }),
   });
 }
+
+// The API's failed-callback rows carry the request id as `id` (FailedCallbackSummary); `approvalId` is the documented name.
+const approvalId = (c) => c.approvalId ?? c.id;
 
 async function retry(e, c) {
   const button = e.currentTarget;
@@ -21,9 +24,9 @@ async function retry(e, c) {
   button.disabled = true;
   cell.querySelector('[role=alert]')?.remove();
   try {
-    await api(`/approvals/${enc(c.approvalId)}/retry`, { method: 'POST', idempotencyKey: newIdempotencyKey() });
+    await api(`/approvals/${enc(approvalId(c))}/retry`, { method: 'POST', idempotencyKey: newIdempotencyKey() });
     button.textContent = 'Queued';
-    toast(`Callback for ${c.recordId ?? c.approvalId} queued for delivery.`);
+    toast(`Callback for ${c.recordId ?? approvalId(c)} queued for delivery.`);
   } catch (err) {
     button.disabled = false;
     cell.append(problemPanel(err));
@@ -31,8 +34,8 @@ async function retry(e, c) {
 }
 
 const columns = [
-  { label: 'Request', cell: (c) => h('a', { href: `#/requests/${enc(c.approvalId)}` }, c.title ? requestTitle(c) : `${c.model ?? ''} ${c.recordId ?? c.approvalId}`) },
-  { label: 'Workflow', cell: (c) => workflowLabel(c.workflow) },
+  { label: 'Request', cell: (c) => h('a', { href: `#/requests/${enc(approvalId(c))}` }, c.title ? requestTitle(c) : `${c.model ?? ''} ${c.recordId ?? approvalId(c)}`) },
+  { label: 'Outcome', cell: (c) => h('span', {}, c.outcome ? badge(c.outcome) : '—', c.workflow ? h('span', { class: 'muted small block' }, workflowLabel(c.workflow)) : '') },
   { label: 'Attempts', cell: (c) => c.attempts ?? '—', class: 'num' },
   { label: 'Last error', cell: (c) => h('span', { class: 'error-text' }, c.lastError ?? '—') },
   { label: 'Last attempt', cell: (c) => time(c.lastAttemptAt) },

@@ -55,11 +55,14 @@ function stageItem(r, s, user, canDecide, reload) {
       badge(s.status, { 'data-testid': 'stage-status' }),
       h('span', { class: 'muted' }, `order ${s.order ?? '—'}`)),
     h('p', { class: 'muted small' },
-      s.required != null ? `${s.required} required, ${s.remaining ?? '?'} remaining` : '',
+      // A waiting stage has not resolved its approvers yet: its counts are meaningless until it starts.
+      s.status === 'waiting' ? 'Starts when the earlier stages are approved; its approvers are resolved then.'
+        : s.required != null ? `${s.required} required, ${s.remaining ?? '?'} remaining` : '',
       s.escalationLevel ? ` · escalated (level ${s.escalationLevel})` : '',
       s.dueAt ? [' · due ', time(s.dueAt)] : ''),
     s.note ? h('p', { class: 'muted small' }, s.note) : '',
-    h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? (s.approvers ?? []).map((a) => who(a?.id ?? a)).join(', ') : '—'),
+    s.status === 'waiting' && !(s.approvers ?? []).length ? ''
+      : h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? (s.approvers ?? []).map((a) => who(a?.id ?? a)).join(', ') : '—'),
     (s.responses ?? []).length
       ? h('ul', { class: 'responses', 'data-testid': 'responses' }, s.responses.map((x) => h('li', { 'data-testid': 'response', 'data-decision': x.decision },
         h('strong', {}, who(x.user)), x.onBehalfOf ? ` for ${x.onBehalfOf}` : '', ' ',
@@ -174,10 +177,27 @@ function historySection(result) {
         h('div', {}, h('strong', {}, type),
           e.stageId ? ` · stage ${e.stageId}` : '', e.actor ? ` · by ${e.actor}` : '', e.onBehalfOf ? ` for ${e.onBehalfOf}` : '', e.iteration > 1 ? ` · iteration ${e.iteration}` : '',
           ' · ', h('time', { datetime: e.at ?? e.timestamp }, fmtDate(e.at ?? e.timestamp))),
-        e.detail && h('p', { class: 'small' }, e.detail),
+        e.detail && detailView(e.detail),
         e.comment && h('blockquote', {}, e.comment),
         Object.keys(extra).length > 0 && h('details', {}, h('summary', {}, 'Data'), h('pre', { class: 'json' }, JSON.stringify(extra, null, 2))),
         e.hash && h('p', { class: 'hash muted small', title: e.hash }, `#${e.sequence ?? i + 1} hash ${String(e.hash).slice(0, 16)}…`));
     })));
   return section;
+}
+
+/** A ledger entry's detail: the engine writes small JSON objects; show them as "key: value", anything else as text. */
+function detailView(detail) {
+  let parsed = null;
+  if (typeof detail === 'string' && detail.startsWith('{')) {
+    try {
+      parsed = JSON.parse(detail);
+    } catch {
+      parsed = null;
+    }
+  } else if (detail && typeof detail === 'object') {
+    parsed = detail;
+  }
+  if (!parsed || Array.isArray(parsed)) return h('p', { class: 'small' }, String(detail));
+  return h('p', { class: 'small detail' }, Object.entries(parsed).map(([k, v], i) => [
+    i ? ' · ' : '', h('span', { class: 'muted' }, `${k}: `), Array.isArray(v) ? v.join(', ') : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v)]));
 }

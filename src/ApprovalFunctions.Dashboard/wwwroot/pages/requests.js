@@ -1,6 +1,6 @@
 // My requests: what I submitted, with its status.
 import { enc } from '../api.js';
-import { badge, h, heading, pagedTable, requestTitle, time, workflowLabel } from '../ui.js';
+import { badge, h, heading, pagedTable, recordCell, requestTitle, time } from '../ui.js';
 
 const statuses = ['pending', 'changesRequested', 'approved', 'rejected', 'expired', 'cancelled', 'quarantined'];
 
@@ -23,8 +23,7 @@ export async function render(view, { query, navigate }) {
 
 const columns = [
   { label: 'Title', cell: (r) => h('a', { href: `#/requests/${enc(r.id)}` }, requestTitle(r)) },
-  { label: 'Record', cell: (r) => `${r.model} ${r.recordId}` },
-  { label: 'Workflow', cell: (r) => workflowLabel(r.workflow) },
+  { label: 'Record', cell: (r) => recordCell(r) },
   { label: 'Status', cell: (r) => badge(r.status) },
   { label: 'Submitted', cell: (r) => time(r.createdAt) },
   { label: 'Decided', cell: (r) => time(r.decidedAt) },
