@@ -15,6 +15,23 @@ trap cleanup EXIT INT TERM
 
 ensure_node_modules
 
+# The dashboard's end-to-end tests drive Debian's system Chromium through Playwright (never a downloaded
+# browser). Install the distribution package when it is missing (CI runs as root), and tell the tests where it is.
+if [ -z "${CHROMIUM_PATH:-}" ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ]; then
+      echo "==> installing Debian's chromium for the dashboard end-to-end tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+        || echo "!!! apt-get could not install chromium: the dashboard end-to-end tests will fail."
+    else
+      echo "!!! /usr/bin/chromium is missing and this is not root: run 'sudo apt-get install -y chromium'"
+      echo "!!! (or set CHROMIUM_PATH to a Chromium binary); the dashboard end-to-end tests will fail without it."
+    fi
+  fi
+  export CHROMIUM_PATH=/usr/bin/chromium
+fi
+echo "==> dashboard tests use Chromium at $CHROMIUM_PATH"
+
 echo "==> building (warnings are errors)"
 dotnet build ApprovalFunctions.Local.slnf -c Release --nologo -v quiet
 

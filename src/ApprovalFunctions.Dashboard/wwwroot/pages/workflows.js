@@ -100,7 +100,11 @@ export async function renderEditor(view, { params: [id], query, user, navigate }
 }
 
 function versionList(id, versions, current) {
-  if (versions.status === 'rejected') return h('p', { class: 'muted small' }, 'Versions unavailable: ', versions.reason.message);
+  if (versions.status === 'rejected') {
+    // A new workflow has no versions yet (404): nothing to list, nothing to complain about.
+    if (versions.reason instanceof ApiError && versions.reason.status === 404) return '';
+    return h('p', { class: 'muted small' }, 'Versions unavailable: ', versions.reason.message);
+  }
   const items = Array.isArray(versions.value) ? versions.value : versions.value?.items ?? [];
   if (!items.length) return '';
   return h('nav', { 'aria-label': 'Versions', class: 'versions', 'data-testid': 'workflow-versions' },
