@@ -52,7 +52,7 @@ if dotnet restore src/ApprovalFunctions.Functions/ApprovalFunctions.Functions.cs
   dotnet test tests/ApprovalFunctions.Functions.Tests -c Release --nologo --logger "trx" --results-directory "$RESULTS" || status=$?
   functions_status="ran"
 else
-  missing=$(grep -oE "Unable to find package [A-Za-z0-9.]+" "$WORK/functions-restore.log" | sort -u | sed 's/Unable to find package //' | paste -sd, - || true)
+  missing=$(grep -oE "Unable to find package [A-Za-z0-9.]*[A-Za-z0-9]" "$WORK/functions-restore.log" | sort -u | sed 's/Unable to find package //' | paste -sd, - || true)
   echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
   echo "!!! SKIPPED: src/ApprovalFunctions.Functions and its tests were NOT built or run: their"
   echo "!!! packages do not restore from this machine's NuGet feed (${missing:-see restore log})."
