@@ -2,6 +2,7 @@ using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.Intents;
 using ApprovalFunctions.Engine.State;
 using ApprovalFunctions.Functions.Orchestration;
+using ApprovalFunctions.Runtime.Storage;
 using Microsoft.DurableTask;
 using Moq;
 
@@ -248,6 +249,42 @@ public sealed class OrchestratorLoopTests
 
         Assert.Equal(("emit-1", "stage.activated"), (emitted?.IdempotencyKey, emitted?.EventType));
         Assert.Equal("decide:alice", Assert.Single(_applied).EventId);
+    }
+
+    [Fact]
+    public async Task RunAsync_EventThatCanNeverCommit_IsDroppedAndTheLoopGoesOn()
+    {
+        Start(OpenWith(null));
+        RaiseDecision("resubmit:huge");
+        RaiseDecision("decide:alice");
+        var calls = 0;
+        _context.Setup(c => c.CallActivityAsync<ApplyOutcome>(nameof(Activities.ApplyEvent), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+            .Returns((TaskName _, object? input, TaskOptions? _) =>
+            {
+                _applied.Add(StateJson.DeserializeEvent(((ApplyEventInput)input!).Event));
+                return ++calls == 1
+                    ? Task.FromException<ApplyOutcome>(new TaskFailedException(nameof(Activities.ApplyEvent), 1,
+                        new TaskFailureDetails("Host.InvocationException", "invocation failed", null,
+                            new TaskFailureDetails(typeof(StateTooLargeException).FullName!, "too large", null, null))))
+                    : Task.FromResult(new ApplyOutcome { Status = "Applied", Snapshot = RequestSnapshot.Finished });
+            });
+
+        var result = await ApprovalOrchestrator.RunAsync(_context.Object);
+
+        Assert.Equal(ApprovalOrchestrator.FinishedResult, result);
+        Assert.Equal(["resubmit:huge", "decide:alice"], _applied.Select(e => e.EventId));
+    }
+
+    [Fact]
+    public async Task RunAsync_ApplyFailsForAnyOtherReason_FailsTheOrchestrationVisibly()
+    {
+        Start(OpenWith(null));
+        RaiseDecision("decide:alice");
+        _context.Setup(c => c.CallActivityAsync<ApplyOutcome>(nameof(Activities.ApplyEvent), It.IsAny<object?>(), It.IsAny<TaskOptions?>()))
+            .ThrowsAsync(new TaskFailedException(nameof(Activities.ApplyEvent), 1,
+                new TaskFailureDetails(typeof(StorageBusyException).FullName!, "storage busy", null, null)));
+
+        await Assert.ThrowsAsync<TaskFailedException>(() => ApprovalOrchestrator.RunAsync(_context.Object));
     }
 
     [Fact]

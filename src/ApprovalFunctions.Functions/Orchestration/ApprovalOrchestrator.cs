@@ -2,6 +2,7 @@ using System.Text.Json;
 using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.Intents;
 using ApprovalFunctions.Engine.State;
+using ApprovalFunctions.Runtime.Storage;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 
@@ -44,11 +45,12 @@ public static class ApprovalOrchestrator
     public const string ContinuedResult = "continued";
 
     /// <summary>
-    /// Retries of the <c>ApplyEvent</c> activity (storage hiccups, a lost ETag race beyond the processor's own retries).
-    /// Safe: the engine ignores an event id it has applied, so a retry after a commit changes nothing.
+    /// Retries of the <c>ApplyEvent</c> activity (storage outages, a lost ETag race beyond the processor's own retries):
+    /// about half an hour in all before the orchestration fails visibly. Safe: the engine ignores an event id it has
+    /// applied, so a retry after a commit changes nothing.
     /// </summary>
     public static readonly TaskOptions ApplyRetry = TaskOptions.FromRetryPolicy(
-        new RetryPolicy(5, TimeSpan.FromSeconds(5), 2.0, TimeSpan.FromMinutes(5)));
+        new RetryPolicy(10, TimeSpan.FromSeconds(5), 2.0, TimeSpan.FromMinutes(5)));
 
     /// <summary>Runs the loop for the context's input.</summary>
     public static Task<string> RunAsync(TaskOrchestrationContext context)
@@ -132,12 +134,23 @@ public static class ApprovalOrchestrator
 
         private async Task ApplyAsync(ApprovalEvent evt)
         {
-            var outcome = await context.CallActivityAsync<ApplyOutcome>(nameof(Activities.ApplyEvent), new ApplyEventInput
+            ApplyOutcome outcome;
+            try
             {
-                TenantId = input.TenantId,
-                RequestId = input.RequestId,
-                Event = StateJson.SerializeEvent(evt),
-            }, ApplyRetry);
+                outcome = await context.CallActivityAsync<ApplyOutcome>(nameof(Activities.ApplyEvent), new ApplyEventInput
+                {
+                    TenantId = input.TenantId,
+                    RequestId = input.RequestId,
+                    Event = StateJson.SerializeEvent(evt),
+                }, ApplyRetry);
+            }
+            catch (TaskFailedException failure) when (IsCausedBy<StateTooLargeException>(failure.FailureDetails))
+            {
+                // A poison event: its commit can never fit (e.g. a resubmitted record past the size limit). Drop it — the
+                // state shows it was never applied — rather than fail the orchestration and with it every later event.
+                return;
+            }
+
             _snapshot = outcome.Snapshot;
             await CarryOutAsync(outcome.Intents);
         }
@@ -222,6 +235,21 @@ public static class ApprovalOrchestrator
             {
                 // Storage was unreachable; the outbox rows are still there for the sweep.
             }
+        }
+
+        // The host may wrap the activity's exception; look down the chain of inner failures too.
+        private static bool IsCausedBy<T>(TaskFailureDetails? details)
+            where T : Exception
+        {
+            for (; details is not null; details = details.InnerFailure)
+            {
+                if (details.IsCausedBy<T>())
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private string NewEventId(string prefix) => prefix + ":" + context.NewGuid().ToString("N");
