@@ -24,6 +24,13 @@ public sealed class AuthOptions
     /// <summary>Extra accepted issuers (multi-tenant Entra apps list each tenant's issuer).</summary>
     public IList<string> ValidIssuers { get; } = [];
 
+    /// <summary>
+    /// Whether the OIDC metadata and signing keys must be fetched over https (default true). It may be turned off
+    /// only for a loopback <see cref="Authority"/> (a local identity provider or a test's in-process one); any other
+    /// authority with this off is refused at start-up, so production can never read keys over plain http.
+    /// </summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
     /// <summary>Clock skew allowed on lifetimes.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromMinutes(2);
 }

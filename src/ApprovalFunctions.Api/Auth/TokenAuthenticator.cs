@@ -42,9 +42,16 @@ public sealed class TokenAuthenticator
 
         if (!string.IsNullOrWhiteSpace(options.Authority))
         {
+            if (!options.RequireHttpsMetadata &&
+                !(Uri.TryCreate(options.Authority, UriKind.Absolute, out var authority) && authority.IsLoopback))
+            {
+                throw new InvalidOperationException(
+                    "Auth:RequireHttpsMetadata=false is only allowed for a loopback Auth:Authority; signing keys are never read over plain http.");
+            }
+
             var metadata = options.Authority.TrimEnd('/') + "/.well-known/openid-configuration";
             _oidc = new ConfigurationManager<OpenIdConnectConfiguration>(
-                metadata, new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever { RequireHttps = true });
+                metadata, new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever { RequireHttps = options.RequireHttpsMetadata });
             _parameters.ValidateIssuer = true;
             _parameters.ValidIssuers = options.ValidIssuers.Count > 0 ? [.. options.ValidIssuers] : null;
             _parameters.ValidAlgorithms = [SecurityAlgorithms.RsaSha256];
@@ -138,9 +145,11 @@ public sealed class TokenAuthenticator
         SecurityTokenInvalidIssuerException => "wrong issuer.",
         SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "bad signature.",
         SecurityTokenNotYetValidException => "not valid yet.",
-        SecurityTokenMalformedException => "malformed.",
-        null => "unknown reason.",
-        _ => exception.GetType().Name.Replace("SecurityToken", "", StringComparison.Ordinal) + ".",
+        SecurityTokenMalformedException or ArgumentException => "malformed.",
+        SecurityTokenInvalidAlgorithmException => "algorithm not accepted.",
+
+        // Never echo exception type names or messages: they describe internals, not the client's mistake.
+        _ => "rejected.",
     };
 }
 
