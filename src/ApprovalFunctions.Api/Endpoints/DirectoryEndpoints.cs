@@ -313,10 +313,7 @@ public static class DirectoryEndpoints
             Manager = reader.String("manager", required: false),
             Department = reader.String("department", required: false),
         };
-        if (id is not null && !WorkflowEndpoints.IsValidId(id) && !id.Contains('@', StringComparison.Ordinal))
-        {
-            reader.Error("id", "Use 1-100 letters, digits, '-', '_', '.' or '@'.");
-        }
+        CheckId(reader, id);
 
         if (string.Equals(user.Manager, user.Id, StringComparison.Ordinal))
         {
@@ -330,6 +327,7 @@ public static class DirectoryEndpoints
     {
         reader.NoOtherProperties("id", "name", "members");
         var id = routeId ?? reader.String("id", required: true);
+        CheckId(reader, id);
         var group = new DirectoryGroup
         {
             Id = id ?? "",
@@ -343,6 +341,7 @@ public static class DirectoryEndpoints
     {
         reader.NoOtherProperties("id", "name", "manager");
         var id = routeId ?? reader.String("id", required: true);
+        CheckId(reader, id);
         var department = new DirectoryDepartment
         {
             Id = id ?? "",
@@ -350,6 +349,18 @@ public static class DirectoryEndpoints
             Manager = reader.String("manager", required: false),
         };
         return Merge(reader, errors, path) ? department : null;
+    }
+
+    /// <summary>
+    /// Directory ids are names people type and other records point at: 1-100 letters, digits, '-', '_', '.' or '@'
+    /// (e-mail-style user ids). Anything else (slashes, '#', '?', control or bidi characters) is refused, as for users.
+    /// </summary>
+    private static void CheckId(BodyReader reader, string? id)
+    {
+        if (id is not null && !(id.Length is >= 1 and <= 100 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '@')))
+        {
+            reader.Error("id", "Use 1-100 letters, digits, '-', '_', '.' or '@'.");
+        }
     }
 
     private static bool Merge(BodyReader reader, BodyReader? errors, string path)
