@@ -28,7 +28,16 @@ public static class ApprovalsApi
         services.AddSingleton(new TokenAuthenticator(auth, environment.IsDevelopment()));
         services.AddSingleton<IRuleEvaluator>(JsonLogicEvaluator.Instance);
         services.AddSingleton<DelegationActivator>();
-        services.AddProblemDetails();
+        // Problems written by the framework itself (no route matched, wrong method, status-code pages) get a stable
+        // urn type too, so clients can switch on 'type' for every error, never on a documentation URL.
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            if (problem.Type is null || !problem.Type.StartsWith(Problems.TypePrefix, StringComparison.Ordinal))
+            {
+                problem.Type = Problems.TypePrefix + Problems.FrameworkSlug(problem.Status ?? context.HttpContext.Response.StatusCode);
+            }
+        });
         services.AddOpenApi("v1", options => options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "ApprovalFunctions API";

@@ -28,15 +28,15 @@ public static class ApprovalEndpoints
         api.MapGet("/{id}/history", (HttpRequest r, string id) => HistoryAsync(r, id)).WithName("GetApprovalHistory");
         api.MapGet("/record/{model}/{recordId}", (HttpRequest r, string model, string recordId) => ByRecordAsync(r, model, recordId))
             .WithName("GetApprovalsByRecord");
-        api.MapPost("/{id}/stages/{stageId}/approve", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Approve));
-        api.MapPost("/{id}/stages/{stageId}/reject", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Reject));
+        api.MapPost("/{id}/stages/{stageId}/approve", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Approve)).WithName("Approve");
+        api.MapPost("/{id}/stages/{stageId}/reject", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Reject)).WithName("Reject");
         api.MapPost("/{id}/stages/{stageId}/request-changes",
-            (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.RequestChanges));
-        api.MapPost("/{id}/stages/{stageId}/comment", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Comment));
-        api.MapPost("/{id}/stages/{stageId}/reassign", (HttpRequest r, string id, string stageId) => ReassignAsync(r, id, stageId));
-        api.MapPost("/{id}/cancel", (HttpRequest r, string id) => CancelAsync(r, id));
-        api.MapPost("/{id}/resubmit", (HttpRequest r, string id) => ResubmitAsync(r, id));
-        api.MapPost("/{id}/retry", (HttpRequest r, string id) => RetryCallbackAsync(r, id));
+            (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.RequestChanges)).WithName("RequestChanges");
+        api.MapPost("/{id}/stages/{stageId}/comment", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Comment)).WithName("Comment");
+        api.MapPost("/{id}/stages/{stageId}/reassign", (HttpRequest r, string id, string stageId) => ReassignAsync(r, id, stageId)).WithName("Reassign");
+        api.MapPost("/{id}/cancel", (HttpRequest r, string id) => CancelAsync(r, id)).WithName("CancelApproval");
+        api.MapPost("/{id}/resubmit", (HttpRequest r, string id) => ResubmitAsync(r, id)).WithName("ResubmitApproval");
+        api.MapPost("/{id}/retry", (HttpRequest r, string id) => RetryCallbackAsync(r, id)).WithName("RetryCallback");
         return app;
     }
 

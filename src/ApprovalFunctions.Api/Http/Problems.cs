@@ -80,6 +80,20 @@ public static class Problems
         _ => "invalid",
     };
 
+    /// <summary>The problem type slug for a status the framework answered by itself (routing, status-code pages).</summary>
+    public static string FrameworkSlug(int status) => status switch
+    {
+        400 => "malformed-body",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        413 => "too-large",
+        415 => "unsupported-media-type",
+        >= 500 => "internal",
+        _ => "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     private static IResult Make(int status, string slug, string title, string detail) =>
         TypedResults.Problem(new ProblemDetails
         {
