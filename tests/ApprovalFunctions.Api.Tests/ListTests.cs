@@ -1,0 +1,103 @@
+using System.Net;
+
+namespace ApprovalFunctions.Api.Tests;
+
+/// <summary>Lists: pendingMyApprovals=true|false, requestedByMe=true, status and model filters, continuation tokens.</summary>
+public sealed class ListTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    [Fact]
+    public async Task PendingMyApprovals_TrueThenFalseAfterDeciding()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 2);
+        var a = await t.SubmitIdAsync();
+        var b = await t.SubmitIdAsync();
+
+        var pending = await Ids(t.As("a1"), "pendingMyApprovals=true");
+        Assert.Equal([a, b], pending.Order());
+        Assert.Empty(await Ids(t.As("a1"), "pendingMyApprovals=false"));
+        Assert.Empty(await Ids(t.As("outsider"), "pendingMyApprovals=true"));
+
+        await (await t.As("a1").PostJsonAsync($"/api/v1/approvals/{a}/stages/s1/approve", new { })).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal([b], await Ids(t.As("a1"), "pendingMyApprovals=true"));
+        Assert.Equal([a], await Ids(t.As("a1"), "pendingMyApprovals=false"));
+
+        // a2 did not decide a, but a is no longer waiting on a2 either.
+        Assert.Equal([b], await Ids(t.As("a2"), "pendingMyApprovals=true"));
+    }
+
+    [Fact]
+    public async Task RequestedByMe_WithStatusAndModelFilters()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        await (await t.Admin.PutAsync("/api/v1/workflows/other", TestApi.Json(TestApi.WorkflowJson(model: "other.model")))).ExpectAsync(HttpStatusCode.Created);
+        var first = await t.SubmitIdAsync();
+        var second = await t.SubmitIdAsync();
+        var other = (await (await t.Requester.PostJsonAsync("/api/v1/approvals", new { model = "other.model", recordId = "O1", record = new { } }))
+            .ExpectAsync(HttpStatusCode.Created)).GetProperty("id").GetString()!;
+        await (await t.Requester.PostJsonAsync($"/api/v1/approvals/{first}/cancel", new { })).ExpectAsync(HttpStatusCode.OK);
+
+        Assert.Equal(new[] { first, second, other }.Order(), (await Ids(t.Requester, "requestedByMe=true")).Order());
+        Assert.Equal([first], await Ids(t.Requester, "requestedByMe=true&status=cancelled"));
+        Assert.Equal(new[] { second, other }.Order(), (await Ids(t.Requester, "requestedByMe=true&status=pending")).Order());
+        Assert.Equal([other], await Ids(t.Requester, "requestedByMe=true&model=other.model"));
+        Assert.Empty(await Ids(t.As("a1"), "requestedByMe=true"));
+    }
+
+    [Fact]
+    public async Task Paging_MoreThanPageSize_ContinuationTokensVisitEachOnce()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var submitted = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            submitted.Add(await t.SubmitIdAsync());
+        }
+
+        foreach (var list in new[] { "pendingMyApprovals=true", "requestedByMe=true" })
+        {
+            var client = list.StartsWith("pending", StringComparison.Ordinal) ? t.As("a1") : t.Requester;
+            var seen = new List<string>();
+            string? token = null;
+            var pages = 0;
+            do
+            {
+                var url = $"/api/v1/approvals?{list}&top=3" + (token is null ? "" : "&continuationToken=" + Uri.EscapeDataString(token));
+                var page = await (await client.GetAsync(url)).ExpectAsync(HttpStatusCode.OK);
+                var items = page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!).ToList();
+                Assert.True(items.Count <= 3);
+                seen.AddRange(items);
+                token = page.GetProperty("continuationToken").GetString();
+                pages++;
+            }
+            while (token is not null && pages < 10);
+
+            Assert.True(pages >= 3, $"{list}: {pages} pages");
+            Assert.Equal(submitted.Order(), seen.Order());
+        }
+    }
+
+    [Theory]
+    [InlineData("", "pendingMyApprovals")]
+    [InlineData("?pendingMyApprovals=maybe", "pendingMyApprovals")]
+    [InlineData("?requestedByMe=yes", "requestedByMe")]
+    [InlineData("?pendingMyApprovals=true&top=0", "top")]
+    [InlineData("?pendingMyApprovals=true&top=201", "top")]
+    [InlineData("?pendingMyApprovals=true&top=x", "top")]
+    [InlineData("?pendingMyApprovals=true&status=1", "status")]
+    [InlineData("?requestedByMe=true&status=bogus", "status")]
+    [InlineData("?pendingMyApprovals=true&continuationToken=not-a-token", "continuationToken")]
+    [InlineData("?requestedByMe=true&continuationToken=%00%01%02", "continuationToken")]
+    [InlineData("?requestedByMe=true&continuationToken=eyJ4IjoxfQ", "continuationToken")]
+    public async Task List_BadQuery_400WithFieldPath(string query, string field)
+    {
+        var client = factory.Client(TestApi.NewTenant(), "u", "requester");
+        var problem = await (await client.GetAsync("/api/v1/approvals" + query)).ExpectProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.Contains(field, TestApi.ErrorPaths(problem));
+    }
+
+    private static async Task<List<string>> Ids(HttpClient client, string query)
+    {
+        var page = await (await client.GetAsync("/api/v1/approvals?" + query + "&top=200")).ExpectAsync(HttpStatusCode.OK);
+        return [.. page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetString()!)];
+    }
+}
