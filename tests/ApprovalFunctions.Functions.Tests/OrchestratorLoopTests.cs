@@ -99,6 +99,21 @@ public sealed class OrchestratorLoopTests
     }
 
     [Fact]
+    public async Task RunAsync_DeadlineAlreadyFired_IsNotFiredAgain()
+    {
+        // The engine accepted the timer but its next deadline is still the same one: no tight loop of no-op timers.
+        Start(OpenWith(Reminder), recent: ["timer:" + Reminder]);
+        _timerTask = Task.CompletedTask;
+        RaiseDecision("decide:alice");
+        _outcomes.Enqueue(new ApplyOutcome { Status = "Applied", Snapshot = RequestSnapshot.Finished });
+
+        await ApprovalOrchestrator.RunAsync(_context.Object);
+
+        Assert.Empty(_timers);
+        Assert.Equal("decide:alice", Assert.Single(_applied).EventId);
+    }
+
+    [Fact]
     public async Task RunAsync_SameEventIdTwice_AppliesItOnce()
     {
         Start(OpenWith(null));

@@ -111,12 +111,14 @@ public static class ApprovalOrchestrator
         {
             using var eventCts = new CancellationTokenSource();
             var received = context.WaitForExternalEvent<string>(OrchestrationNames.EventName, eventCts.Token);
-            if (_snapshot.NextTimer is not { } timerJson)
+            var timer = _snapshot.NextTimer is { } timerJson ? StateJson.DeserializeTimer(timerJson) : null;
+            if (timer is null || _recent.Contains(TimerEventId(timer), StringComparer.Ordinal))
             {
+                // Nothing due — or the deadline already fired and the engine did not move past it, in which case firing it
+                // again would be a no-op in a tight loop: wait for an event instead.
                 return Parse(await received);
             }
 
-            var timer = StateJson.DeserializeTimer(timerJson);
             using var timerCts = new CancellationTokenSource();
             var fired = context.CreateTimer(timer.DueAt.UtcDateTime, timerCts.Token);
             var winner = await Task.WhenAny(received, fired);
