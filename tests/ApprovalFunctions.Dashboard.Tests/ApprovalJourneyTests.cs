@@ -152,6 +152,7 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
         }
 
         Assert.True(reached, "Tab never reached the approve button");
+        Assert.NotEqual("none", await bob.Page.EvaluateAsync<string>("() => getComputedStyle(document.activeElement).outlineStyle"));
         await bob.Page.Keyboard.PressAsync("Enter");
         await Expect(Stage(bob, "manager")).ToHaveAttributeAsync("data-status", "approved");
     }

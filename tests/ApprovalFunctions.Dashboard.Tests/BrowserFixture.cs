@@ -25,6 +25,8 @@ public sealed class BrowserFixture : IAsyncLifetime
                 "or set CHROMIUM_PATH. These tests never download a browser.");
         }
 
+        // Two shared cores and several test assemblies at once: give the page time before an assertion fails.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

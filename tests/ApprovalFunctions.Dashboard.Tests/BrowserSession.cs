@@ -94,6 +94,7 @@ public sealed class BrowserSession : IAsyncDisposable
         await Page.WaitForLoadStateAsync(LoadState.NetworkIdle);
         await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true, Animations = ScreenshotAnimations.Disabled });
         _output.WriteLine("screenshot: " + path);
+        Artifacts.Record(path);
         return path;
     }
 
@@ -110,7 +111,18 @@ public sealed class BrowserSession : IAsyncDisposable
 /// <summary>Where test artifacts go: artifacts/screenshots/ under the repository root (git-ignored).</summary>
 public static class Artifacts
 {
+    private static readonly Lock Gate = new();
+
     public static string ScreenshotDirectory { get; } = Create();
+
+    /// <summary>Adds a screenshot to artifacts/screenshots/index.txt, the list a reviewer opens first.</summary>
+    public static void Record(string path)
+    {
+        lock (Gate)
+        {
+            File.AppendAllText(Path.Combine(ScreenshotDirectory, "index.txt"), $"{DateTime.UtcNow:O} {path}{Environment.NewLine}");
+        }
+    }
 
     private static string Create()
     {
