@@ -43,6 +43,35 @@ public sealed class AdminPagesTests(DashboardHost host, BrowserFixture browser, 
     }
 
     [Fact]
+    public async Task Workflows_EditWithCallback_AsksForTheWriteOnlySecretThenPublishesNextVersion()
+    {
+        var model = Api.NewModel("edit");
+        var workflowId = "e2e-edit-" + model[^8..];
+        using var api = await host.ClientForAsync("admin");
+        await Api.PublishAsync(api, workflowId, Api.TwoStageWorkflow(model, new Uri("http://127.0.0.1:9/erp"), "first-secret-0123456789"));
+        await using var admin = await BrowserSession.OpenAsync(browser.Browser, host.BaseAddress, output);
+        await admin.SignInAsync("admin");
+        await admin.GoAsync($"#/workflows/{workflowId}");
+        var editor = admin.Page.GetByTestId("workflow-editor");
+        await Expect(editor).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("\"callback\""));
+        Assert.DoesNotContain("secret", await editor.InputValueAsync(), StringComparison.Ordinal);
+
+        // Publishing the round-tripped definition as it is would drop the signing secret: the page stops it.
+        await admin.Page.GetByTestId("publish-button").ClickAsync();
+        await Expect(admin.Page.Locator("[data-testid=validation-error][data-path='callback.secret']")).ToContainTextAsync("unsigned");
+        await admin.ScreenshotAsync("18-workflow-editor-secret-required");
+        Assert.Equal(1, await VersionCountAsync(api, workflowId));
+
+        // With the secret typed again, the edit publishes version 2 and the page shows it.
+        var text = (await editor.InputValueAsync()).Replace("\"events\": [", "\"secret\": \"second-secret-0123456789\",\n    \"events\": [", StringComparison.Ordinal);
+        await editor.FillAsync(text);
+        await admin.Page.GetByTestId("publish-button").ClickAsync();
+        await Expect(admin.Page.GetByTestId("toast").First).ToContainTextAsync("version 2");
+        await Expect(admin.Page.GetByTestId("workflow-versions")).ToContainTextAsync("v2 (active)");
+        Assert.Equal(2, await VersionCountAsync(api, workflowId));
+    }
+
+    [Fact]
     public async Task Workflows_PreviewHighValueInvoice_ShowsChosenWorkflowAndStages()
     {
         await using var admin = await BrowserSession.OpenAsync(browser.Browser, host.BaseAddress, output);
@@ -91,6 +120,12 @@ public sealed class AdminPagesTests(DashboardHost host, BrowserFixture browser, 
         await admin.GoAsync($"#/requests/{id}");
         await Expect(admin.Page.GetByTestId("callback-status")).ToBeVisibleAsync();
         await admin.ScreenshotAsync("15-detail-callback-admin");
+    }
+
+    private static async Task<int> VersionCountAsync(HttpClient api, string workflowId)
+    {
+        using var body = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync(new Uri($"/api/v1/workflows/{workflowId}/versions", UriKind.Relative)));
+        return body.RootElement.GetProperty("items").GetArrayLength();
     }
 
     private static int ClosedPort()

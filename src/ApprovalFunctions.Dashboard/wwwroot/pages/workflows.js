@@ -59,6 +59,16 @@ export async function renderEditor(view, { params: [id], query, user, navigate }
   const publish = async () => {
     const body = parseOrShow(editor, errors);
     if (!body) return;
+    // The API never returns callback.secret and publishes a callback without one as unsigned, so an edit
+    // round-trip would silently drop the signing: insist the admin types the secret again.
+    if (!isNew && wf.value?.callback && body.callback && typeof body.callback === 'object' && !body.callback.secret) {
+      errors.replaceChildren(
+        h('p', { class: 'problem-title', role: 'alert' }, 'Not published'),
+        h('ul', { class: 'errors' }, errorItem(editor, 'callback.secret',
+          ['The secret is write-only, so it was not loaded. Type it again: without it the new version would send unsigned callbacks.'],
+          findPath(locateJson(editor.value), 'callback.secret'))));
+      return;
+    }
     try {
       const saved = await api(`/workflows/${enc(id)}`, { method: 'PUT', body });
       toast(`Published ${id}${saved?.version ? ` version ${saved.version}` : ''}.`);
