@@ -8,6 +8,7 @@ using ApprovalFunctions.Functions.Http;
 using ApprovalFunctions.Functions.Orchestration;
 using ApprovalFunctions.Runtime.Processing;
 using ApprovalFunctions.Runtime.Storage;
+using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 
 namespace ApprovalFunctions.Functions;
