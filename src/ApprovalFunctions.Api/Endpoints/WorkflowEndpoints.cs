@@ -167,6 +167,13 @@ public static class WorkflowEndpoints
                 return Problems.Validation(reader.Errors);
             }
 
+            // A user id from a body is not trusted: only an admin may preview on behalf of another requester
+            // (it reveals who would approve that person's requests); everyone else previews as themselves.
+            if (!caller.IsAdmin && !string.Equals(requester, caller.UserId, StringComparison.Ordinal))
+            {
+                return Problems.Forbidden("Only an admin may preview for another requester; omit 'requester' to preview as yourself.");
+            }
+
             var ct = request.HttpContext.RequestAborted;
             var directory = await request.Service<DirectoryCache>().GetAsync(caller.TenantId, ct).ConfigureAwait(false);
             var candidates = await request.Service<DefinitionCache>().GetActiveAsync(caller.TenantId, ct).ConfigureAwait(false);
