@@ -239,6 +239,37 @@ public sealed class ApprovalRouteTests(ApiFactory factory) : IClassFixture<ApiFa
         Assert.Equal("req", created.GetProperty("requester").GetString());
     }
 
+    [Fact]
+    public async Task Decide_LaterStageNotStarted_403StageWaiting_ThenOpensAfterFirst()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        await (await t.Admin.PutAsync("/api/v1/workflows/two", TestApi.Json("""
+            {"name":"two","model":"two.model","event":"create","stages":[
+              {"id":"first","order":1,"approvers":[{"type":"manager","levels":1}]},
+              {"id":"second","order":2,"approvers":[{"type":"user","id":"a1"}]}]}
+            """))).ExpectAsync(HttpStatusCode.Created);
+        var created = await (await t.Requester.PostJsonAsync("/api/v1/approvals", new { model = "two.model", recordId = "T1", record = new { } }))
+            .ExpectAsync(HttpStatusCode.Created);
+        var id = created.GetProperty("id").GetString();
+        Assert.Equal("waiting", created.GetProperty("stages")[1].GetProperty("status").GetString());
+        await (await t.As("a1").PostJsonAsync($"/api/v1/approvals/{id}/stages/second/approve", new { }))
+            .ExpectProblemAsync(HttpStatusCode.Forbidden, "stage-waiting");
+        await (await t.As("boss").PostJsonAsync($"/api/v1/approvals/{id}/stages/first/approve", new { })).ExpectAsync(HttpStatusCode.OK);
+        var done = await (await t.As("a1").PostJsonAsync($"/api/v1/approvals/{id}/stages/second/approve", new { })).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("approved", done.GetProperty("status").GetString());
+        await (await t.As("boss").PostJsonAsync($"/api/v1/approvals/{id}/stages/first/comment", new { comment = "late" }))
+            .ExpectProblemAsync(HttpStatusCode.Conflict, "request-closed");
+    }
+
+    [Fact]
+    public async Task Approve_NoBodyAtAll_Accepted()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var id = await t.SubmitIdAsync();
+        var approved = await (await t.As("a1").PostAsync($"/api/v1/approvals/{id}/stages/s1/approve", null)).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("approved", approved.GetProperty("status").GetString());
+    }
+
     internal static async Task<int> CountAsync(HttpClient client, string id, string action)
     {
         var history = await (await client.GetAsync($"/api/v1/approvals/{id}/history")).ExpectAsync(HttpStatusCode.OK);

@@ -158,6 +158,62 @@ public sealed class HostileInputTests(ApiFactory factory) : IClassFixture<ApiFac
         await (await tenant.Admin.PatchAsync("/api/v1/approvals", TestApi.Json("{}"))).ExpectProblemAsync(HttpStatusCode.MethodNotAllowed, "method-not-allowed");
     }
 
+    [Theory]
+    [InlineData("/api/v1/approvals")]
+    [InlineData("/api/v1/webhooks/decisions")]
+    [InlineData("/api/v1/directory/import")]
+    public async Task ChunkedBodyOverLimit_413(string url)
+    {
+        var (tenant, _) = await SharedAsync();
+        var bytes = Encoding.UTF8.GetBytes("{\"comment\":\"" + new string('x', 300 * 1024) + "\"}");
+        var content = new StreamContent(new UnknownLengthStream(bytes));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var message = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
+        message.Headers.TransferEncodingChunked = true;
+        message.Headers.Add("X-Approvals-Integration", "whatever");
+        await (await tenant.Admin.SendAsync(message)).ExpectProblemAsync(HttpStatusCode.RequestEntityTooLarge, "too-large");
+    }
+
+    [Theory]
+    [InlineData(250_000)]
+    [InlineData(120_000)]
+    public async Task Submit_LargeRecordWithinBodyLimit_AcceptedOrRefusedNever500(int size)
+    {
+        var (tenant, _) = await SharedAsync();
+        var response = await tenant.Requester.PostJsonAsync("/api/v1/approvals",
+            new { model = TestApi.Model, recordId = "BIG-" + size, record = new { blob = new string('b', size), many = Enumerable.Range(0, 50).ToArray() } });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode < 500, $"{(int)response.StatusCode} {text[..Math.Min(400, text.Length)]}");
+        if (response.StatusCode == HttpStatusCode.Created)
+        {
+            var id = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("id").GetString();
+            var read = await (await tenant.Admin.GetAsync($"/api/v1/approvals/{id}")).ExpectAsync(HttpStatusCode.OK);
+            Assert.Equal(id, read.GetProperty("id").GetString());
+            var approved = await (await tenant.As("a1").PostJsonAsync($"/api/v1/approvals/{id}/stages/s1/approve", new { })).ExpectAsync(HttpStatusCode.OK);
+            Assert.Equal("approved", approved.GetProperty("status").GetString());
+        }
+    }
+
+    [Theory]
+    [InlineData("subjects", 101)]
+    [InlineData("title", 513)]
+    [InlineData("description", 8193)]
+    [InlineData("recordId", 257)]
+    public async Task Submit_OverFieldLimits_400WithPath(string field, int size)
+    {
+        var (tenant, _) = await SharedAsync();
+        var body = new Dictionary<string, object> { ["model"] = TestApi.Model, ["recordId"] = "R", ["record"] = new { } };
+        body[field] = field == "subjects" ? Enumerable.Range(0, size).Select(i => "s" + i).ToArray() : new string('x', size);
+        var problem = await (await tenant.Requester.PostJsonAsync("/api/v1/approvals", body)).ExpectProblemAsync(HttpStatusCode.BadRequest, "validation");
+        Assert.Contains(field, TestApi.ErrorPaths(problem));
+    }
+
+    /// <summary>A forward-only stream, so the client cannot send a Content-Length.</summary>
+    private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+    }
+
     private static StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");
 
     private async Task<(TestTenant Tenant, string Id)> SharedAsync()

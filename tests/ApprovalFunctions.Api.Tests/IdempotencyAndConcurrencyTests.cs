@@ -23,6 +23,35 @@ public sealed class IdempotencyAndConcurrencyTests(ApiFactory factory) : IClassF
     }
 
     [Fact]
+    public async Task Submit_SameKeyTenTimesInParallel_OneRequest()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var body = new { model = TestApi.Model, recordId = "PAR-1", record = new { amount = 3 } };
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
+        {
+            var response = await t.Requester.PostJsonAsync("/api/v1/approvals", body, "par-submit");
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync());
+        }));
+        Assert.All(results, r => Assert.True(r.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, $"{(int)r.StatusCode}: {r.Body}"));
+        Assert.Single(results.Where(r => r.StatusCode == HttpStatusCode.Created).Select(r => r.Body).Distinct());
+        var mine = await (await t.Requester.GetAsync("/api/v1/approvals?requestedByMe=true")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(1, mine.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Decide_RefusalIsReplayedForTheSameKey()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var id = await t.SubmitIdAsync();
+        var first = await t.As("outsider").PostJsonAsync($"/api/v1/approvals/{id}/stages/s1/approve", new { }, "refused-key");
+        var firstText = await first.Content.ReadAsStringAsync();
+        await first.ExpectProblemAsync(HttpStatusCode.Forbidden, "not-an-approver");
+        var second = await t.As("outsider").PostJsonAsync($"/api/v1/approvals/{id}/stages/s1/approve", new { }, "refused-key");
+        Assert.Equal(HttpStatusCode.Forbidden, second.StatusCode);
+        Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Submit_SameKeyDifferentBody_422()
     {
         var t = await factory.CreateTenantAsync(approvers: 1);

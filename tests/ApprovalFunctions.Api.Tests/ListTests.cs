@@ -95,6 +95,79 @@ public sealed class ListTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains(field, TestApi.ErrorPaths(problem));
     }
 
+    [Theory]
+    [InlineData("null-payload")]
+    [InlineData("empty-object")]
+    [InlineData("other-list")]
+    [InlineData("tampered-row-key-control")]
+    [InlineData("tampered-row-key-huge")]
+    [InlineData("tampered-partition")]
+    [InlineData("huge-token")]
+    public async Task List_HostileContinuationToken_400NeverAnotherListsData(string kind)
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        for (var i = 0; i < 3; i++)
+        {
+            await t.SubmitIdAsync();
+        }
+
+        var first = await (await t.As("a1").GetAsync("/api/v1/approvals?pendingMyApprovals=true&top=1")).ExpectAsync(HttpStatusCode.OK);
+        var real = first.GetProperty("continuationToken").GetString()!;
+        var payload = System.Text.Json.Nodes.JsonNode.Parse(Decode(real))!.AsObject();
+        string Tamper(string key, string value)
+        {
+            var copy = System.Text.Json.Nodes.JsonNode.Parse(payload.ToJsonString())!.AsObject();
+            copy[key] = value;
+            return Encode(copy.ToJsonString());
+        }
+
+        var token = kind switch
+        {
+            "null-payload" => Encode("null"),
+            "empty-object" => Encode("{}"),
+            "other-list" => real, // a1's inbox token used on the requester's list
+            "tampered-row-key-control" => Tamper(payload.Select(p => p.Key).Last(), "\u0001\u0002'\"#/?"),
+            "tampered-row-key-huge" => Tamper(payload.Select(p => p.Key).Last(), new string('r', 5000)),
+            "tampered-partition" => Tamper(payload.Select(p => p.Key).ElementAt(1), "someone-else"),
+            _ => new string('A', 40_000),
+        };
+        var client = kind == "other-list" ? t.Requester : t.As("a1");
+        var list = kind == "other-list" ? "requestedByMe=true" : "pendingMyApprovals=true";
+        var response = await client.GetAsync($"/api/v1/approvals?{list}&continuationToken={Uri.EscapeDataString(token)}");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode < 500, $"{kind}: {(int)response.StatusCode} {text}");
+        TestApi.AssertNoLeak(text);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            await response.ExpectProblemAsync(HttpStatusCode.BadRequest, "validation");
+        }
+        else
+        {
+            // A token may only ever page the caller's own list: everything on it is a1's.
+            var ids = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("items").EnumerateArray().Count();
+            Assert.True(ids <= 3);
+        }
+    }
+
+    [Fact]
+    public async Task List_ModelFilterInjection_MatchesNothing()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        await t.SubmitIdAsync();
+        var page = await (await t.Requester.GetAsync("/api/v1/approvals?requestedByMe=true&model=" +
+            Uri.EscapeDataString("x' or Model ne 'x"))).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal(0, page.GetProperty("items").GetArrayLength());
+    }
+
+    private static string Encode(string json) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string Decode(string token)
+    {
+        var base64 = token.Replace('-', '+').Replace('_', '/');
+        return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64.PadRight(base64.Length + ((4 - (base64.Length % 4)) % 4), '=')));
+    }
+
     private static async Task<List<string>> Ids(HttpClient client, string query)
     {
         var page = await (await client.GetAsync("/api/v1/approvals?" + query + "&top=200")).ExpectAsync(HttpStatusCode.OK);

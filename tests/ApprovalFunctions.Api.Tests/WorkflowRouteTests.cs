@@ -81,6 +81,18 @@ public sealed class WorkflowRouteTests(ApiFactory factory) : IClassFixture<ApiFa
     }
 
     [Fact]
+    public async Task Preview_ForAnotherRequester_AdminOnly()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var body = new { model = TestApi.Model, record = new { amount = 5 }, requester = "boss" };
+        await (await t.Requester.PostJsonAsync("/api/v1/workflows/preview", body)).ExpectProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        await (await t.Requester.PostJsonAsync("/api/v1/workflows/preview", new { model = TestApi.Model, record = new { }, requester = "req" }))
+            .ExpectAsync(HttpStatusCode.OK);
+        var preview = await (await t.Admin.PostJsonAsync("/api/v1/workflows/preview", body)).ExpectAsync(HttpStatusCode.OK);
+        Assert.Equal("wf", preview.GetProperty("workflow").GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task Publish_InvalidDefinition_400WithFieldPaths()
     {
         var admin = factory.Client(TestApi.NewTenant(), "admin", "admin");
