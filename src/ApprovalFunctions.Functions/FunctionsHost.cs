@@ -22,8 +22,12 @@ public static class FunctionsHost
     /// </summary>
     public const string DefaultHubName = "ApprovalFunctions";
 
-    // One pooled client for every outbound delivery; recycling connections picks up DNS changes of the targets.
-    private static readonly HttpClient DeliveryHttp = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+    // One pooled client for every outbound delivery; recycling connections picks up DNS changes of the targets. No client
+    // timeout: the sender's own per-attempt timeout governs, as in the local host.
+    private static readonly HttpClient DeliveryHttp = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
 
     /// <summary>
     /// Registers the runtime (stores, caches, request processor, due-work runner — one instance each, as the local host
