@@ -67,34 +67,9 @@ public static class ApprovalsApi
     private static async Task HandleExceptionAsync(HttpContext context)
     {
         var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalFunctions.Api");
-        IResult result;
-        if (exception is Runtime.Storage.StorageBusyException or Storage.Tables.TableException { Kind: Storage.Tables.TableErrorKind.Throttled })
+        if (exception is not null && Problems.ForException(context, exception) is { } result)
         {
-            logger.LogWarning(exception, "Storage busy while serving {Path}", context.Request.Path);
-            context.Response.Headers.RetryAfter = "1";
-            result = Problems.Unavailable("Storage is busy; retry shortly.");
+            await result.ExecuteAsync(context).ConfigureAwait(false);
         }
-        else if (exception is BadHttpRequestException bad)
-        {
-            result = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? Problems.TooLarge(JsonBody.MaxBytes) : Problems.MalformedBody(bad.Message);
-        }
-        else if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
-        {
-            return;
-        }
-        else
-        {
-            logger.LogError(exception, "Unhandled error serving {Method} {Path}", context.Request.Method, context.Request.Path);
-            result = TypedResults.Problem(new Microsoft.AspNetCore.Mvc.ProblemDetails
-            {
-                Type = Problems.TypePrefix + "internal",
-                Title = "An internal error occurred.",
-                Status = 500,
-                Detail = "The error was logged with trace id " + System.Diagnostics.Activity.Current?.TraceId + ".",
-            });
-        }
-
-        await result.ExecuteAsync(context).ConfigureAwait(false);
     }
 }

@@ -1,6 +1,8 @@
 using ApprovalFunctions.Engine;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalFunctions.Api.Http;
 
@@ -8,7 +10,7 @@ namespace ApprovalFunctions.Api.Http;
 /// RFC 9457 problem responses with a stable <c>type</c> per error. Clients switch on <c>type</c>, never on
 /// <c>title</c> or <c>detail</c>. The catalogue is in docs/api-errors.md.
 /// </summary>
-public static class Problems
+public static partial class Problems
 {
     /// <summary>Prefix of every problem type.</summary>
     public const string TypePrefix = "urn:approvals:problem:";
@@ -93,6 +95,44 @@ public static class Problems
         >= 500 => "internal",
         _ => "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
+
+    /// <summary>
+    /// The problem for an exception that escaped a handler, for both hosts: 503 with <c>Retry-After</c> when storage is
+    /// busy, 400/413 for an unreadable body, otherwise a logged 500 that leaks nothing but a trace id. Null when the
+    /// client went away (nothing to answer).
+    /// </summary>
+    public static IResult? ForException(HttpContext context, Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(exception);
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalFunctions.Api");
+        switch (exception)
+        {
+            case OperationCanceledException when context.RequestAborted.IsCancellationRequested:
+                return null;
+            case Runtime.Storage.StorageBusyException or Storage.Tables.TableException { Kind: Storage.Tables.TableErrorKind.Throttled }:
+                LogBusy(logger, exception, context.Request.Path);
+                context.Response.Headers.RetryAfter = "1";
+                return Unavailable("Storage is busy; retry shortly.");
+            case BadHttpRequestException bad:
+                return bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge(JsonBody.MaxBytes) : MalformedBody(bad.Message);
+            default:
+                LogFailed(logger, exception, context.Request.Method, context.Request.Path);
+                return TypedResults.Problem(new ProblemDetails
+                {
+                    Type = TypePrefix + "internal",
+                    Title = "An internal error occurred.",
+                    Status = StatusCodes.Status500InternalServerError,
+                    Detail = "The error was logged with trace id " + System.Diagnostics.Activity.Current?.TraceId + ".",
+                });
+        }
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Storage busy while serving {Path}")]
+    private static partial void LogBusy(ILogger logger, Exception exception, PathString path);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Unhandled error serving {Method} {Path}")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string method, PathString path);
 
     private static IResult Make(int status, string slug, string title, string detail) =>
         TypedResults.Problem(new ProblemDetails
