@@ -24,6 +24,26 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
             : throw new InvalidOperationException("APPROVALS_TEST_STORAGE is not set: run the tests with scripts/test.sh (it starts Azurite).");
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Known LocalHost bug (reported, not ours to fix): Program's own <c>app.Run()</c> disposes the host when the factory
+    /// stops it, racing the factory's second <c>StopAsync</c>, and <c>StorageInitializer.StopAsync</c> then cancels an
+    /// already disposed CancellationTokenSource (ObjectDisposedException, LocalRunner.cs). Swallowed here only so that
+    /// a class clean-up does not fail the run intermittently; every test still asserts on its own responses.
+    /// </remarks>
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <inheritdoc />
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -195,6 +195,45 @@ public sealed class ApprovalRouteTests(ApiFactory factory) : IClassFixture<ApiFa
     }
 
     [Fact]
+    public async Task Retry_FailedCallback_ListedThenRetriedByAdmin()
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        await (await t.Admin.PutAsync("/api/v1/workflows/cbwf", TestApi.Json("""
+            {"name":"cb","model":"cb.model","event":"create",
+             "callback":{"url":"http://127.0.0.1:9/callback","events":["approved"],"secret":"callback-secret-0123456789","maxAttempts":1,"initialBackoff":"PT1S","maxBackoff":"PT1S"},
+             "stages":[{"id":"s1","order":1,"approvers":[{"type":"group","id":"approvers"}]}]}
+            """))).ExpectAsync(HttpStatusCode.Created);
+        var id = (await (await t.Requester.PostJsonAsync("/api/v1/approvals", new { model = "cb.model", recordId = "CB1", record = new { } }))
+            .ExpectAsync(HttpStatusCode.Created)).GetProperty("id").GetString();
+        await (await t.As("a1").PostJsonAsync($"/api/v1/approvals/{id}/stages/s1/approve", new { })).ExpectAsync(HttpStatusCode.OK);
+
+        string? status = null;
+        for (var i = 0; i < 150 && status != "failed"; i++)
+        {
+            await Task.Delay(200);
+            var state = await (await t.Admin.GetAsync($"/api/v1/approvals/{id}")).ExpectAsync(HttpStatusCode.OK);
+            status = state.GetProperty("callback").GetProperty("status").GetString();
+        }
+
+        Assert.Equal("failed", status);
+        var failed = await (await t.Admin.GetAsync("/api/v1/callbacks?status=failed")).ExpectAsync(HttpStatusCode.OK);
+        Assert.Contains(failed.GetProperty("items").EnumerateArray(), c => c.GetRawText().Contains(id!, StringComparison.Ordinal));
+
+        var retried = await t.Admin.PostAsync($"/api/v1/approvals/{id}/retry", null);
+        var body = await retried.Content.ReadAsStringAsync();
+        Assert.True(retried.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, $"{(int)retried.StatusCode} {body}");
+        var after = System.Text.Json.JsonDocument.Parse(body).RootElement;
+        Assert.NotEqual("failed", after.GetProperty("callback").GetProperty("status").GetString());
+        Assert.True(await CountAsync(t.Admin, id!, (await LastActionAsync(t.Admin, id!))) >= 1);
+    }
+
+    private static async Task<string> LastActionAsync(HttpClient client, string id)
+    {
+        var history = await (await client.GetAsync($"/api/v1/approvals/{id}/history")).ExpectAsync(HttpStatusCode.OK);
+        return history.GetProperty("entries").EnumerateArray().Last().GetProperty("action").GetString()!;
+    }
+
+    [Fact]
     public async Task ByRecord_LatestAndEarlier_AndUnknown404()
     {
         var t = await factory.CreateTenantAsync(approvers: 1);

@@ -60,6 +60,30 @@ public sealed class AuthTests(ApiFactory factory) : IClassFixture<ApiFactory>
         await (await client.GetAsync("/api/v1/approvals?pendingMyApprovals=true")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
     }
 
+    [Theory]
+    [InlineData("a/b", "u#1")]
+    [InlineData("..", "..")]
+    [InlineData("t?x=1", "u\\v")]
+    [InlineData("t\u0001", "u\n")]
+    [InlineData("ten", "\u202Eadmin")]
+    public async Task OddTenantOrUserClaims_WorkOrRefuseNever500(string tid, string sub)
+    {
+        var client = factory.Client(tid, sub, "requester", "approver", "admin");
+        foreach (var url in new[] { "/api/v1/me", "/api/v1/approvals?requestedByMe=true", "/api/v1/approvals?pendingMyApprovals=true",
+                     "/api/v1/workflows", "/api/v1/directory/users", "/api/v1/delegations", "/api/v1/integrations" })
+        {
+            var response = await client.GetAsync(url);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode < 500, $"{url}: {(int)response.StatusCode} {text}");
+            TestApi.AssertNoLeak(text);
+        }
+
+        var submit = await client.PostJsonAsync("/api/v1/approvals", new { model = "m", recordId = "r", record = new { } });
+        Assert.True((int)submit.StatusCode < 500, $"submit: {(int)submit.StatusCode} {await submit.Content.ReadAsStringAsync()}");
+        var publish = await client.PutJsonAsync("/api/v1/workflows/w1", TestApi.WorkflowJson());
+        Assert.True((int)publish.StatusCode < 500, $"publish: {(int)publish.StatusCode} {await publish.Content.ReadAsStringAsync()}");
+    }
+
     [Fact]
     public async Task Me_ValidToken_IdentityFromClaims()
     {
