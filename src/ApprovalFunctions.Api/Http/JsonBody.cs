@@ -9,7 +9,9 @@ public sealed class JsonBody : IDisposable
     /// <summary>The largest body any route accepts.</summary>
     public const int MaxBytes = 256 * 1024;
 
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    // Duplicate property names are refused: the signed or hashed bytes must mean one thing, not whatever the last
+    // duplicate says to this parser and the first says to another (signature and idempotency confusion).
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
 
     private JsonBody(byte[] raw, JsonDocument document)
     {
