@@ -15,7 +15,14 @@ public static class EndpointContext
         var authenticator = request.HttpContext.RequestServices.GetRequiredService<TokenAuthenticator>();
         var result = await authenticator.AuthenticateAsync(request.Headers.Authorization.ToString(), request.HttpContext.RequestAborted)
             .ConfigureAwait(false);
-        return result.Succeeded ? (result.Caller, null) : (null, Problems.Unauthenticated(result.Failure!));
+        if (result.Succeeded)
+        {
+            return (result.Caller, null);
+        }
+
+        // RFC 9110 §15.5.2 / RFC 6750 §3: a 401 names the scheme it wants.
+        request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        return (null, Problems.Unauthenticated(result.Failure!));
     }
 
     /// <summary>The verified caller if an admin; 401 or 403 otherwise.</summary>
