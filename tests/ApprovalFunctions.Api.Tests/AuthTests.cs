@@ -40,7 +40,9 @@ public sealed class AuthTests(ApiFactory factory) : IClassFixture<ApiFactory>
     public async Task BadToken_401Problem(string kind)
     {
         var client = factory.RawClient(BadToken(kind));
-        await (await client.GetAsync("/api/v1/me")).ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
+        var me = await client.GetAsync("/api/v1/me");
+        Assert.Equal("Bearer", me.Headers.WwwAuthenticate.ToString());
+        await me.ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
         await (await client.PostAsync("/api/v1/approvals", TestApi.Json(new { model = "m", recordId = "r", record = new { } })))
             .ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
     }

@@ -39,7 +39,7 @@ public sealed class HostileInputTests(ApiFactory factory) : IClassFixture<ApiFac
         var data = new TheoryData<string, string>();
         foreach (var route in BodyRoutes)
         {
-            foreach (var body in new[] { "malformed", "array", "string", "deep", "unknown-property", "wrong-types", "huge-string", "null-bytes", "too-large", "text-plain" })
+            foreach (var body in new[] { "duplicate-property", "malformed", "array", "string", "deep", "unknown-property", "wrong-types", "huge-string", "null-bytes", "too-large", "text-plain" })
             {
                 data.Add(route, body);
             }
@@ -58,6 +58,7 @@ public sealed class HostileInputTests(ApiFactory factory) : IClassFixture<ApiFac
         var (content, status, slug) = kind switch
         {
             "malformed" => (Json("{\"model\": \"m\", "), HttpStatusCode.BadRequest, "malformed-body"),
+            "duplicate-property" => (Json("{\"comment\": \"a\", \"comment\": \"b\"}"), HttpStatusCode.BadRequest, "malformed-body"),
             "array" => (Json("[1,2,3]"), HttpStatusCode.BadRequest, "malformed-body"),
             "string" => (Json("\"hello\""), HttpStatusCode.BadRequest, "malformed-body"),
             "deep" => (Json(new string('[', 100) + new string(']', 100)), HttpStatusCode.BadRequest, "malformed-body"),

@@ -51,6 +51,21 @@ public sealed class IdempotencyAndConcurrencyTests(ApiFactory factory) : IClassF
         Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("a/b\\c#d?e")]
+    [InlineData("..")]
+    [InlineData("'; drop table --")]
+    public async Task Submit_KeyWithTableKeyCharacters_ReplaysNormally(string key)
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var body = new { model = TestApi.Model, recordId = "K", record = new { } };
+        var first = await t.Requester.PostJsonAsync("/api/v1/approvals", body, key);
+        var firstText = await first.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var second = await t.Requester.PostJsonAsync("/api/v1/approvals", body, key);
+        Assert.Equal(firstText, await second.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task Submit_SameKeyDifferentBody_422()
     {
