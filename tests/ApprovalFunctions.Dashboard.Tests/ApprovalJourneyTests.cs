@@ -54,7 +54,6 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
             await Expect(bob.Page.Locator("[data-testid=stage][data-stage-id=manager] [data-testid=response]"))
                 .ToHaveAttributeAsync("data-decision", "approve");
             await Expect(bob.Page.GetByTestId("approval-panel")).ToHaveCountAsync(0);
-            await Expect(bob.Page.GetByTestId("toast").First).ToContainTextAsync("Approve");
             await bob.ScreenshotAsync("04-detail-next-stage");
             await bob.GoAsync("#/approvals?tab=done");
             await Expect(bob.Page.Locator($"[data-testid=done-row][data-approval-id='{id}']")).ToContainTextAsync("approve");
@@ -178,6 +177,21 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
         await Expect(bob.Page.GetByTestId("approval-panel")).ToBeVisibleAsync();
         await bob.ScreenshotAsync("narrow-03-detail");
         await AssertFitsAsync(bob, "detail");
+
+        await using var ops = await BrowserSession.OpenAsync(browser.Browser, host.BaseAddress, output, width: 390, height: 844);
+        await ops.SignInAsync("admin");
+        await ops.GoAsync("#/workflows");
+        await Expect(ops.Page.Locator("[data-testid=workflow-row][data-workflow-id=invoice-standard]")).ToBeVisibleAsync();
+        await ops.ScreenshotAsync("narrow-04-workflows");
+        await AssertFitsAsync(ops, "workflows");
+        await ops.GoAsync("#/workflows/invoice-high-value");
+        await Expect(ops.Page.GetByTestId("workflow-editor")).ToBeVisibleAsync();
+        await ops.ScreenshotAsync("narrow-05-workflow-editor");
+        await AssertFitsAsync(ops, "workflow editor");
+        await ops.GoAsync("#/callbacks");
+        await Expect(ops.Page.Locator("h1")).ToHaveTextAsync("Failed callbacks");
+        await ops.ScreenshotAsync("narrow-06-callbacks");
+        await AssertFitsAsync(ops, "callbacks");
     }
 
     private static ILocator Stage(BrowserSession session, string stageId) =>

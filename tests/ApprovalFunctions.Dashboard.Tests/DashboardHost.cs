@@ -47,6 +47,25 @@ public sealed class DashboardHost : WebApplicationFactory<Program>, IAsyncLifeti
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
+    /// <summary>
+    /// Stops the host, tolerating one known shutdown race: under the factory both it and Program's own app.Run()
+    /// stop the host, and Run then disposes it, so a hosted service can be stopped after it was disposed
+    /// (StorageInitializer's CancellationTokenSource; reported to the LocalHost owner). Anything else still fails.
+    /// </summary>
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        catch (AggregateException ex) when (ex.Flatten().InnerExceptions.All(e => e is ObjectDisposedException))
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
