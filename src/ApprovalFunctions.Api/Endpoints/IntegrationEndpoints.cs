@@ -19,6 +19,8 @@ public static class IntegrationEndpoints
         "approval.rejected", "approval.expired", "approval.cancelled", "callback.failed",
     ];
 
+    private static readonly string UnknownIntegrationSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     /// <summary>Maps the routes.</summary>
     public static IEndpointRouteBuilder MapIntegrationEndpoints(this IEndpointRouteBuilder app)
     {
@@ -104,14 +106,13 @@ public static class IntegrationEndpoints
             var ct = request.HttpContext.RequestAborted;
             var integration = await request.Service<IntegrationStore>().FindAsync(integrationId, ct).ConfigureAwait(false);
 
-            // Unknown integration and bad signature answer the same way, so ids cannot be probed.
-            var failure = integration is null
-                ? "The webhook signature does not verify."
-                : Signatures.Verify(integration.Secret, request.Headers[Signatures.TimestampHeader],
-                    request.Headers[Signatures.SignatureHeader], body.Raw, request.Now());
+            // Unknown integration and bad signature answer the same way, so ids cannot be probed: an unknown id is
+            // verified against a random per-process secret, giving the very same checks, messages and work.
+            var failure = Signatures.Verify(integration?.Secret ?? UnknownIntegrationSecret, request.Headers[Signatures.TimestampHeader],
+                request.Headers[Signatures.SignatureHeader], body.Raw, request.Now());
             if (integration is null || failure is not null)
             {
-                return Problems.Unauthenticated(failure!);
+                return Problems.Unauthenticated(failure ?? "The signature does not match.");
             }
 
             var reader = new BodyReader(body.Root);
