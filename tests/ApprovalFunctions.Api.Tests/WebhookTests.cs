@@ -93,6 +93,26 @@ public sealed class WebhookTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(-400)]
+    [InlineData(-100_000_000)]
+    public async Task UnknownIntegration_AnswersExactlyLikeAWrongSignature(long skew)
+    {
+        var t = await factory.CreateTenantAsync(approvers: 1);
+        var (integration, _) = await CreateIntegrationAsync(t);
+        var approval = await t.SubmitIdAsync();
+        var body = Body(approval, "a1", "approve", "evt-probe");
+        var known = await SendAsync(integration, "wrong-secret-wrong-secret", body, Now() + skew);
+        var unknown = await SendAsync("no-such-integration", "wrong-secret-wrong-secret", body, Now() + skew);
+        var knownProblem = await known.ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
+        var unknownProblem = await unknown.ExpectProblemAsync(HttpStatusCode.Unauthorized, "unauthenticated");
+
+        // Same title and detail: an integration id cannot be told apart from a wrong one.
+        Assert.Equal(knownProblem.GetProperty("detail").GetString(), unknownProblem.GetProperty("detail").GetString());
+        Assert.Equal(knownProblem.GetProperty("title").GetString(), unknownProblem.GetProperty("title").GetString());
+    }
+
+    [Theory]
     [InlineData("req", "approve", HttpStatusCode.UnprocessableEntity, "self-approval")]
     [InlineData("outsider", "approve", HttpStatusCode.Forbidden, "not-an-approver")]
     [InlineData("admin", "approve", HttpStatusCode.Forbidden, "not-an-approver")]
