@@ -112,6 +112,10 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
             await Expect(requester.Page.GetByTestId("approval-panel")).ToHaveCountAsync(0);
             await requester.ScreenshotAsync("10-detail-requester-outcome");
 
+            // The manager's "Done" list follows the request to its outcome.
+            await bob.GoAsync("#/approvals?tab=done");
+            await Expect(bob.Page.Locator($"[data-testid=done-row][data-approval-id='{id}'] [data-status]")).ToHaveAttributeAsync("data-status", "rejected");
+
             // Works offline: nothing any page loaded came from another origin; no script failed; CSP refused nothing.
             foreach (var session in sessions)
             {
@@ -127,6 +131,28 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
                 await session.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task RequestChanges_WithComment_SendsRequestBackToRequester()
+    {
+        var model = Api.NewModel("changes");
+        using var admin = await host.ClientForAsync("admin");
+        using var alice = await host.ClientForAsync("alice");
+        await Api.PublishAsync(admin, "e2e-changes-" + model[^8..], Api.TwoStageWorkflow(model, _receiver.Url, "changes-secret-0123456789"));
+        var id = await Api.SubmitAsync(alice, model, "CHG-1", "Needs a second quote", new JsonObject { ["amount"] = 400 });
+        await using var bob = await BrowserSession.OpenAsync(browser.Browser, host.BaseAddress, output);
+        await bob.SignInAsync("bob");
+        await bob.GoAsync($"#/requests/{id}");
+
+        await bob.Page.GetByTestId("comment-box").FillAsync("Please attach a second quote.");
+        await bob.Page.GetByTestId("request-changes-button").ClickAsync();
+
+        await Expect(bob.Page.GetByTestId("outcome-badge")).ToHaveAttributeAsync("data-status", "changesRequested");
+        await Expect(bob.Page.Locator("[data-testid=response][data-decision=requestChanges]")).ToContainTextAsync("second quote");
+        await bob.ScreenshotAsync("19-detail-changes-requested");
+        var state = await Api.GetAsync(alice, id);
+        Assert.Equal("changesRequested", state.GetProperty("status").GetString());
     }
 
     [Fact]

@@ -66,7 +66,17 @@ public sealed class BrowserSession : IAsyncDisposable
     /// <summary>Opens a dashboard route, such as <c>#/approvals</c>.</summary>
     public async Task GoAsync(string hash)
     {
-        await Page.GotoAsync("/dashboard/" + hash);
+        var target = new Uri(BaseAddress, "/dashboard/" + hash);
+        if (Page.Url == target.ToString())
+        {
+            // Going to the URL the page is already on changes no hash, so the app would not render again.
+            await Page.ReloadAsync();
+        }
+        else
+        {
+            await Page.GotoAsync(target.ToString());
+        }
+
         await Page.WaitForLoadStateAsync(LoadState.NetworkIdle);
     }
 
