@@ -49,6 +49,9 @@ function summary(r) {
 
 function stageItem(r, s, user, canDecide, reload) {
   const who = (id) => (id === user.id ? `${id} (you)` : id);
+  // A stage that never became active (waiting, or cancelled/skipped before its turn) has no approvers or
+  // counts yet; "0 required, 0 remaining" would only confuse.
+  const started = (s.approvers ?? []).length > 0 || (s.required ?? 0) > 0 || (s.responses ?? []).length > 0;
   return h('li', { class: 'stage', 'data-testid': 'stage', 'data-stage-id': s.id },
     h('div', { class: 'stage-head' },
       h('h3', {}, s.name || s.id),
@@ -57,11 +60,12 @@ function stageItem(r, s, user, canDecide, reload) {
     h('p', { class: 'muted small' },
       // A waiting stage has not resolved its approvers yet: its counts are meaningless until it starts.
       s.status === 'waiting' ? 'Starts when the earlier stages are approved; its approvers are resolved then.'
-        : s.required != null ? `${s.required} required, ${s.remaining ?? '?'} remaining` : '',
+        : !started ? 'This stage did not start.'
+          : s.required != null ? `${s.required} required, ${s.remaining ?? '?'} remaining` : '',
       s.escalationLevel ? ` · escalated (level ${s.escalationLevel})` : '',
       s.dueAt ? [' · due ', time(s.dueAt)] : ''),
     s.note ? h('p', { class: 'muted small' }, s.note) : '',
-    s.status === 'waiting' && !(s.approvers ?? []).length ? ''
+    !started ? ''
       : h('p', {}, 'Approvers: ', (s.approvers ?? []).length ? (s.approvers ?? []).map((a) => who(a?.id ?? a)).join(', ') : '—'),
     (s.responses ?? []).length
       ? h('ul', { class: 'responses', 'data-testid': 'responses' }, s.responses.map((x) => h('li', { 'data-testid': 'response', 'data-decision': x.decision },
