@@ -119,9 +119,15 @@ public sealed class ApprovalJourneyTests(DashboardHost host, BrowserFixture brow
             // Works offline: nothing any page loaded came from another origin; no script failed; CSP refused nothing.
             foreach (var session in sessions)
             {
+                foreach (var error in session.ConsoleErrors)
+                {
+                    output.WriteLine("console error (expected only for refused API calls): " + error);
+                }
+
                 Assert.Empty(session.ForeignRequests());
                 Assert.Empty(session.PageErrors);
                 Assert.DoesNotContain(session.ConsoleErrors, e => e.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
+                Assert.All(session.ConsoleErrors, e => Assert.Contains("status of 403", e, StringComparison.Ordinal)); // erin's refused decision only
             }
         }
         finally
