@@ -43,7 +43,24 @@ public static class ApprovalsApi
             document.Info.Title = "ApprovalFunctions API";
             document.Info.Version = "v1";
             document.Info.Description = "Multi-tenant approvals: workflows, requests, decisions, directory, webhooks. " +
-                "Authenticate with 'Authorization: Bearer <JWT>'. Errors are RFC 9457 problem details with a stable 'type'.";
+                "Authenticate with 'Authorization: Bearer <JWT>'. Errors are RFC 9457 problem details with a stable 'type' " +
+                "(catalogue: docs/api-errors.md).";
+
+            // Every /api/v1 route takes a bearer JWT (the webhook route is signed instead and ignores it).
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes["bearer"] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "Entra ID access token, or locally an HS256 development token (claims sub, tid, roles).",
+            };
+            document.Security ??= [];
+            document.Security.Add(new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("bearer", document)] = [],
+            });
             return Task.CompletedTask;
         }));
         return services;

@@ -22,21 +22,24 @@ public static class ApprovalEndpoints
     public static IEndpointRouteBuilder MapApprovalEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/approvals").WithTags("Approvals");
-        api.MapPost("", (HttpRequest r) => SubmitAsync(r)).WithName("SubmitApproval");
-        api.MapGet("", (HttpRequest r) => ListAsync(r)).WithName("ListApprovals");
-        api.MapGet("/{id}", (HttpRequest r, string id) => GetAsync(r, id)).WithName("GetApproval");
-        api.MapGet("/{id}/history", (HttpRequest r, string id) => HistoryAsync(r, id)).WithName("GetApprovalHistory");
+        api.MapPost("", (HttpRequest r) => SubmitAsync(r)).WithName("SubmitApproval").Body<SubmitRequest>().Answers<ApprovalView>(201, 400, 401, 409, 413, 415, 422).Produces<ApprovalView>(200);
+        // The query parameters are named in the lambda only so the OpenAPI document lists them (as strings: the handler
+        // parses them itself, answering field-level validation problems rather than binding failures).
+        api.MapGet("", (HttpRequest r, string? pendingMyApprovals, string? requestedByMe, string? status, string? model, string? top,
+            string? continuationToken) => ListAsync(r)).WithName("ListApprovals").Answers<PageView<IndexSummary>>(200, 400, 401);
+        api.MapGet("/{id}", (HttpRequest r, string id) => GetAsync(r, id)).WithName("GetApproval").Answers<ApprovalView>(200, 401, 404);
+        api.MapGet("/{id}/history", (HttpRequest r, string id) => HistoryAsync(r, id)).WithName("GetApprovalHistory").Answers<HistoryView>(200, 401, 404);
         api.MapGet("/record/{model}/{recordId}", (HttpRequest r, string model, string recordId) => ByRecordAsync(r, model, recordId))
-            .WithName("GetApprovalsByRecord");
-        api.MapPost("/{id}/stages/{stageId}/approve", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Approve)).WithName("Approve");
-        api.MapPost("/{id}/stages/{stageId}/reject", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Reject)).WithName("Reject");
+            .WithName("GetApprovalsByRecord").Answers<RecordHistoryView>(200, 401, 404);
+        api.MapPost("/{id}/stages/{stageId}/approve", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Approve)).WithName("Approve").Body<DecisionRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/stages/{stageId}/reject", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Reject)).WithName("Reject").Body<DecisionRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
         api.MapPost("/{id}/stages/{stageId}/request-changes",
-            (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.RequestChanges)).WithName("RequestChanges");
-        api.MapPost("/{id}/stages/{stageId}/comment", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Comment)).WithName("Comment");
-        api.MapPost("/{id}/stages/{stageId}/reassign", (HttpRequest r, string id, string stageId) => ReassignAsync(r, id, stageId)).WithName("Reassign");
-        api.MapPost("/{id}/cancel", (HttpRequest r, string id) => CancelAsync(r, id)).WithName("CancelApproval");
-        api.MapPost("/{id}/resubmit", (HttpRequest r, string id) => ResubmitAsync(r, id)).WithName("ResubmitApproval");
-        api.MapPost("/{id}/retry", (HttpRequest r, string id) => RetryCallbackAsync(r, id)).WithName("RetryCallback");
+            (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.RequestChanges)).WithName("RequestChanges").Body<DecisionRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/stages/{stageId}/comment", (HttpRequest r, string id, string stageId) => DecideAsync(r, id, stageId, DecisionKind.Comment)).WithName("Comment").Body<DecisionRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/stages/{stageId}/reassign", (HttpRequest r, string id, string stageId) => ReassignAsync(r, id, stageId)).WithName("Reassign").Body<ReassignRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/cancel", (HttpRequest r, string id) => CancelAsync(r, id)).WithName("CancelApproval").Body<CancelRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/resubmit", (HttpRequest r, string id) => ResubmitAsync(r, id)).WithName("ResubmitApproval").Body<ResubmitRequest>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
+        api.MapPost("/{id}/retry", (HttpRequest r, string id) => RetryCallbackAsync(r, id)).WithName("RetryCallback").Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 422).Produces<ApprovalView>(202);
         return app;
     }
 

@@ -17,17 +17,17 @@ public static class DirectoryEndpoints
     public static IEndpointRouteBuilder MapDirectoryEndpoints(this IEndpointRouteBuilder app)
     {
         var directory = app.MapGroup("/api/v1/directory").WithTags("Directory");
-        directory.MapPut("/users/{userId}", (HttpRequest r, string userId) => PutUserAsync(r, userId)).WithName("PutUser");
-        directory.MapGet("/users", (HttpRequest r) => ListUsersAsync(r)).WithName("ListUsers");
-        directory.MapPut("/groups/{groupId}", (HttpRequest r, string groupId) => PutGroupAsync(r, groupId)).WithName("PutGroup");
-        directory.MapGet("/groups", (HttpRequest r) => ListGroupsAsync(r)).WithName("ListGroups");
+        directory.MapPut("/users/{userId}", (HttpRequest r, string userId) => PutUserAsync(r, userId)).WithName("PutUser").Body<DirectoryUserRequest>().Answers<DirectoryUser>(200, 400, 401, 403, 413, 415);
+        directory.MapGet("/users", (HttpRequest r) => ListUsersAsync(r)).WithName("ListUsers").Answers<PageView<DirectoryUser>>(200, 401);
+        directory.MapPut("/groups/{groupId}", (HttpRequest r, string groupId) => PutGroupAsync(r, groupId)).WithName("PutGroup").Body<DirectoryGroupRequest>().Answers<DirectoryGroup>(200, 400, 401, 403, 413, 415);
+        directory.MapGet("/groups", (HttpRequest r) => ListGroupsAsync(r)).WithName("ListGroups").Answers<PageView<DirectoryGroup>>(200, 401);
         directory.MapPut("/departments/{departmentId}", (HttpRequest r, string departmentId) => PutDepartmentAsync(r, departmentId))
-            .WithName("PutDepartment");
-        directory.MapPost("/import", (HttpRequest r) => ImportAsync(r)).WithName("ImportDirectory");
+            .WithName("PutDepartment").Body<DirectoryDepartmentRequest>().Answers<DirectoryDepartment>(200, 400, 401, 403, 413, 415);
+        directory.MapPost("/import", (HttpRequest r) => ImportAsync(r)).WithName("ImportDirectory").Body<DirectoryImportRequest>().Answers<DirectoryImportResult>(200, 400, 401, 403, 413, 415);
 
         var delegations = app.MapGroup("/api/v1/delegations").WithTags("Delegations");
-        delegations.MapPost("", (HttpRequest r) => CreateDelegationAsync(r)).WithName("CreateDelegation");
-        delegations.MapGet("", (HttpRequest r) => ListDelegationsAsync(r)).WithName("ListDelegations");
+        delegations.MapPost("", (HttpRequest r) => CreateDelegationAsync(r)).WithName("CreateDelegation").Body<DelegationRequest>().Answers<Delegation>(201, 400, 401, 403, 413, 415);
+        delegations.MapGet("", (HttpRequest r) => ListDelegationsAsync(r)).WithName("ListDelegations").Answers<PageView<Delegation>>(200, 401);
         return app;
     }
 

@@ -25,14 +25,14 @@ public static class IntegrationEndpoints
     public static IEndpointRouteBuilder MapIntegrationEndpoints(this IEndpointRouteBuilder app)
     {
         var integrations = app.MapGroup("/api/v1/integrations").WithTags("Integrations");
-        integrations.MapPost("", (HttpRequest r) => CreateIntegrationAsync(r)).WithName("CreateIntegration");
-        integrations.MapGet("", (HttpRequest r) => ListIntegrationsAsync(r)).WithName("ListIntegrations");
-        app.MapPost("/api/v1/webhooks/decisions", (HttpRequest r) => DecisionWebhookAsync(r)).WithTags("Webhooks").WithName("DecisionWebhook");
+        integrations.MapPost("", (HttpRequest r) => CreateIntegrationAsync(r)).WithName("CreateIntegration").Body<IntegrationRequest>().Answers<IntegrationCreated>(201, 400, 401, 403, 413, 415);
+        integrations.MapGet("", (HttpRequest r) => ListIntegrationsAsync(r)).WithName("ListIntegrations").Answers<PageView<IntegrationSummary>>(200, 401, 403);
+        app.MapPost("/api/v1/webhooks/decisions", (HttpRequest r) => DecisionWebhookAsync(r)).WithTags("Webhooks").WithName("DecisionWebhook").Body<DecisionWebhook>().Answers<ApprovalView>(200, 400, 401, 403, 404, 409, 413, 415, 422).Produces<ApprovalView>(202);
 
         var subscriptions = app.MapGroup("/api/v1/subscriptions").WithTags("Subscriptions");
-        subscriptions.MapPost("", (HttpRequest r) => CreateSubscriptionAsync(r)).WithName("CreateSubscription");
-        subscriptions.MapGet("", (HttpRequest r) => ListSubscriptionsAsync(r)).WithName("ListSubscriptions");
-        subscriptions.MapDelete("/{id}", (HttpRequest r, string id) => DeleteSubscriptionAsync(r, id)).WithName("DeleteSubscription");
+        subscriptions.MapPost("", (HttpRequest r) => CreateSubscriptionAsync(r)).WithName("CreateSubscription").Body<SubscriptionRequest>().Answers<SubscriptionView>(201, 400, 401, 403, 413, 415);
+        subscriptions.MapGet("", (HttpRequest r) => ListSubscriptionsAsync(r)).WithName("ListSubscriptions").Answers<PageView<SubscriptionView>>(200, 401, 403);
+        subscriptions.MapDelete("/{id}", (HttpRequest r, string id) => DeleteSubscriptionAsync(r, id)).WithName("DeleteSubscription").AnswersEmpty(204, 401, 403, 404);
         return app;
     }
 

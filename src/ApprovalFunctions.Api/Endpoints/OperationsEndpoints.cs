@@ -17,10 +17,10 @@ public static class OperationsEndpoints
     {
         app.MapGet("/healthz", () => TypedResults.Json(new { status = "alive" })).WithTags("Operations").WithName("Liveness");
         app.MapGet("/readyz", (HttpRequest r) => ReadyAsync(r)).WithTags("Operations").WithName("Readiness");
-        app.MapGet("/api/v1/me", (HttpRequest r) => MeAsync(r)).WithTags("Identity").WithName("Me");
-        app.MapGet("/api/v1/callbacks", (HttpRequest r) => CallbacksAsync(r)).WithTags("Callbacks").WithName("ListCallbacks");
-        app.MapGet("/api/v1/dev/users", (HttpRequest r) => DevUsers(r)).WithTags("Development").WithName("DevUsers");
-        app.MapPost("/api/v1/dev/token", (HttpRequest r) => DevTokenAsync(r)).WithTags("Development").WithName("DevToken");
+        app.MapGet("/api/v1/me", (HttpRequest r) => MeAsync(r)).WithTags("Identity").WithName("Me").Answers<MeView>(200, 401);
+        app.MapGet("/api/v1/callbacks", (HttpRequest r, string? status) => CallbacksAsync(r)).WithTags("Callbacks").WithName("ListCallbacks").Answers<PageView<FailedCallbackSummary>>(200, 400, 401, 403);
+        app.MapGet("/api/v1/dev/users", (HttpRequest r) => DevUsers(r)).WithTags("Development").WithName("DevUsers").Answers<IReadOnlyList<DevUserView>>(200, 404);
+        app.MapPost("/api/v1/dev/token", (HttpRequest r) => DevTokenAsync(r)).WithTags("Development").WithName("DevToken").Body<DevTokenRequest>().Answers<DevTokenView>(200, 400, 404, 413, 415);
         return app;
     }
 

@@ -18,12 +18,12 @@ public static class WorkflowEndpoints
     public static IEndpointRouteBuilder MapWorkflowEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/workflows").WithTags("Workflows");
-        api.MapGet("", (HttpRequest r) => ListAsync(r)).WithName("ListWorkflows");
-        api.MapPost("/preview", (HttpRequest r) => PreviewAsync(r)).WithName("PreviewWorkflow");
-        api.MapPut("/{workflowId}", (HttpRequest r, string workflowId) => PublishAsync(r, workflowId)).WithName("PublishWorkflow");
-        api.MapGet("/{workflowId}", (HttpRequest r, string workflowId) => GetAsync(r, workflowId)).WithName("GetWorkflow");
-        api.MapGet("/{workflowId}/versions", (HttpRequest r, string workflowId) => VersionsAsync(r, workflowId)).WithName("ListWorkflowVersions");
-        api.MapDelete("/{workflowId}", (HttpRequest r, string workflowId) => DeactivateAsync(r, workflowId)).WithName("DeactivateWorkflow");
+        api.MapGet("", (HttpRequest r) => ListAsync(r)).WithName("ListWorkflows").Answers<PageView<JsonElement>>(200, 401);
+        api.MapPost("/preview", (HttpRequest r) => PreviewAsync(r)).WithName("PreviewWorkflow").Body<PreviewRequest>().Answers<PreviewResult>(200, 400, 401, 403, 413, 415);
+        api.MapPut("/{workflowId}", (HttpRequest r, string workflowId) => PublishAsync(r, workflowId)).WithName("PublishWorkflow").Body<JsonElement>().Answers<JsonElement>(201, 400, 401, 403, 413, 415);
+        api.MapGet("/{workflowId}", (HttpRequest r, string workflowId, string? version) => GetAsync(r, workflowId)).WithName("GetWorkflow").Answers<JsonElement>(200, 400, 401, 404);
+        api.MapGet("/{workflowId}/versions", (HttpRequest r, string workflowId) => VersionsAsync(r, workflowId)).WithName("ListWorkflowVersions").Answers<PageView<WorkflowVersionView>>(200, 401, 404);
+        api.MapDelete("/{workflowId}", (HttpRequest r, string workflowId) => DeactivateAsync(r, workflowId)).WithName("DeactivateWorkflow").AnswersEmpty(204, 401, 403, 404);
         return app;
     }
 
