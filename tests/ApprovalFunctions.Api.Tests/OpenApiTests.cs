@@ -31,6 +31,55 @@ public sealed class OpenApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Document_HasSchemasForBodiesAndAnswers_BearerScheme_AndListQueryParameters()
+    {
+        var document = await (await factory.CreateClient().GetAsync("/openapi/v1.json")).ExpectAsync(HttpStatusCode.OK);
+        var problems = new List<string>();
+        foreach (var path in document.GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/api/v1", StringComparison.Ordinal)))
+        {
+            foreach (var operation in path.Value.EnumerateObject().Where(o => o.Name is "get" or "post" or "put" or "delete"))
+            {
+                var name = $"{operation.Name} {path.Name}";
+                var responses = operation.Value.GetProperty("responses");
+                var success = responses.EnumerateObject().Where(r => r.Name.StartsWith('2')).ToList();
+                if (success.Count == 0 || (success.All(r => !r.Value.TryGetProperty("content", out _)) && success.All(r => r.Name != "204")))
+                {
+                    problems.Add(name + ": no 2xx response schema");
+                }
+
+                if (!path.Name.Contains("/dev/", StringComparison.Ordinal) && !responses.TryGetProperty("401", out _))
+                {
+                    problems.Add(name + ": no 401");
+                }
+
+                if (operation.Name is "post" or "put" && !path.Name.EndsWith("/retry", StringComparison.Ordinal)
+                    && !(operation.Value.TryGetProperty("requestBody", out var body) && body.GetProperty("content").TryGetProperty("application/json", out _)))
+                {
+                    problems.Add(name + ": no JSON request body");
+                }
+
+                if (responses.TryGetProperty("400", out var bad) && !bad.TryGetProperty("content", out _))
+                {
+                    problems.Add(name + ": 400 without a problem schema");
+                }
+            }
+        }
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        Assert.Equal("bearer", document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer").GetProperty("scheme").GetString());
+        var list = document.GetProperty("paths").GetProperty("/api/v1/approvals").GetProperty("get");
+        var parameters = list.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToHashSet();
+        foreach (var expected in new[] { "pendingMyApprovals", "requestedByMe", "status", "model", "top", "continuationToken" })
+        {
+            Assert.Contains(expected, parameters);
+        }
+
+        var submit = document.GetProperty("paths").GetProperty("/api/v1/approvals").GetProperty("post");
+        Assert.True(submit.GetProperty("responses").TryGetProperty("201", out _));
+        Assert.True(submit.GetProperty("responses").TryGetProperty("422", out _));
+    }
+
+    [Fact]
     public async Task Document_EveryOperationHasAnOperationIdForClientGeneration()
     {
         var document = await (await factory.CreateClient().GetAsync("/openapi/v1.json")).ExpectAsync(HttpStatusCode.OK);
