@@ -67,6 +67,19 @@ public sealed class IdempotencyAndConcurrencyTests(ApiFactory factory) : IClassF
     }
 
     [Fact]
+    public async Task Submit_SameKeySameUserNameInAnotherTenant_NeverReplaysTheOtherTenantsAnswer()
+    {
+        var a = await factory.CreateTenantAsync(approvers: 1);
+        var b = await factory.CreateTenantAsync(approvers: 1);
+        var body = new { model = TestApi.Model, recordId = "SHARED", record = new { amount = 1 } };
+        var fromA = await (await a.Requester.PostJsonAsync("/api/v1/approvals", body, "shared-key")).ExpectAsync(HttpStatusCode.Created);
+        var fromB = await (await b.Requester.PostJsonAsync("/api/v1/approvals", body, "shared-key")).ExpectAsync(HttpStatusCode.Created);
+        Assert.NotEqual(fromA.GetProperty("id").GetString(), fromB.GetProperty("id").GetString());
+        await (await b.Requester.GetAsync($"/api/v1/approvals/{fromA.GetProperty("id").GetString()}")).ExpectProblemAsync(HttpStatusCode.NotFound, "not-found");
+        await (await b.Requester.GetAsync($"/api/v1/approvals/{fromB.GetProperty("id").GetString()}")).ExpectAsync(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Submit_SameKeyDifferentBody_422()
     {
         var t = await factory.CreateTenantAsync(approvers: 1);
