@@ -43,6 +43,27 @@ public sealed class IndexTests
     }
 
     [Fact]
+    public async Task Projection_ListRows_CarryWorkflowStageProgressAndOutcomeTime()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("req1", "INV-1"));
+
+        var pending = Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
+        Assert.Equal(("inv", 1, 1, 1), (pending.WorkflowId, pending.WorkflowVersion, pending.Required, pending.Remaining));
+        Assert.NotNull(pending.ActivatedAt);
+        var open = Assert.Single((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null)).Items);
+        Assert.Null(open.DecidedAt);
+
+        h.Clock.Advance(TimeSpan.FromMinutes(5));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "req1", Harness.Approve("manager", "bob"));
+
+        var decided = Assert.Single((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null)).Items);
+        Assert.Equal("approved", decided.Status);
+        Assert.Equal(h.Clock.GetUtcNow(), decided.DecidedAt);
+    }
+
+    [Fact]
     public async Task Projection_ThousandsOfApprovers_ManifestSpillsThenShrinksAndRowsFollow()
     {
         var h = await Harness.CreateAsync();

@@ -36,7 +36,9 @@ internal static class IndexProjection
         var created = TableKey.InvertedTicks(s.CreatedAt);
         var id = TableKey.Encode(s.Id);
 
-        Add(IndexStore.RequesterTable, Summary(new TableEntity(Keys.Join(s.TenantId, s.Requester), created + "|" + id), s, status));
+        var requesterRow = Summary(new TableEntity(Keys.Join(s.TenantId, s.Requester), created + "|" + id), s, status);
+        requesterRow["DecidedAt"] = s.DecidedAt;
+        Add(IndexStore.RequesterTable, requesterRow);
         // The record list needs only the order and the id, so a status change never rewrites it.
         Add(IndexStore.RecordTable, new TableEntity(Keys.Join(s.TenantId, s.Model, s.RecordId), created + "|" + id) { ["Id"] = s.Id, ["CreatedAt"] = s.CreatedAt });
 
@@ -115,6 +117,10 @@ internal static class IndexProjection
         entity["StageId"] = stage.Id;
         entity["StageName"] = stage.Name ?? stage.Id;
         entity["OnBehalfOf"] = onBehalfOf;
+        entity["Required"] = stage.Required;
+        entity["Remaining"] = stage.Remaining;
+        entity["ActivatedAt"] = stage.ActivatedAt;
+        entity["DueAt"] = stage.DueAt;
         return entity;
     }
 
@@ -128,6 +134,8 @@ internal static class IndexProjection
         entity["Status"] = status;
         entity["CreatedAt"] = s.CreatedAt;
         entity["ExpiresAt"] = s.ExpiresAt;
+        entity["WorkflowId"] = s.Workflow?.Id;
+        entity["WorkflowVersion"] = s.Workflow?.Version;
         return entity;
     }
 

@@ -53,8 +53,26 @@ public sealed record IndexSummary
     /// <summary>Decided inbox rows: the user's decision (API name).</summary>
     public string? Decision { get; init; }
 
-    /// <summary>Decided inbox rows: when the user decided.</summary>
+    /// <summary>Decided inbox rows: when the user decided; requester rows: when the outcome became final.</summary>
     public DateTimeOffset? DecidedAt { get; init; }
+
+    /// <summary>The workflow the request runs, when one was selected.</summary>
+    public string? WorkflowId { get; init; }
+
+    /// <summary>The workflow version the request runs.</summary>
+    public int? WorkflowVersion { get; init; }
+
+    /// <summary>Pending inbox rows: approvals the stage needs.</summary>
+    public int? Required { get; init; }
+
+    /// <summary>Pending inbox rows: approvals the stage still needs.</summary>
+    public int? Remaining { get; init; }
+
+    /// <summary>Pending inbox rows: when the stage became active.</summary>
+    public DateTimeOffset? ActivatedAt { get; init; }
+
+    /// <summary>Pending inbox rows: when the stage times out, if it has a timeout.</summary>
+    public DateTimeOffset? DueAt { get; init; }
 }
 
 /// <summary>One page of a list; pass <see cref="ContinuationToken"/> back for the next (null when done).</summary>
@@ -176,6 +194,12 @@ public sealed class IndexStore
         OnBehalfOf = e.GetString("OnBehalfOf"),
         Decision = e.GetString("Decision"),
         DecidedAt = e.GetDateTimeOffset("DecidedAt"),
+        WorkflowId = e.GetString("WorkflowId"),
+        WorkflowVersion = e.GetInt32("WorkflowVersion"),
+        Required = e.GetInt32("Required"),
+        Remaining = e.GetInt32("Remaining"),
+        ActivatedAt = e.GetDateTimeOffset("ActivatedAt"),
+        DueAt = e.GetDateTimeOffset("DueAt"),
     };
 
     private static async Task<IndexPage> PageAsync(TableClient table, string pk, string? prefix, ListFilter filter, int top, string? token,
