@@ -1,0 +1,522 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
+
+namespace ApprovalFunctions.LoadTest;
+
+/// <summary>Sizes for one bench run; <c>--quick</c> shrinks them for a smoke test.</summary>
+internal sealed record BenchSizes(int Reps, double RawSeconds, int Decisions, int LatencyOps, int Lifecycles, int CountedLifecycles,
+    int PageSmall, int PageLarge, int PageOps, int Timers, int RaceRequests, int Hostile, int ChaosRequests, int ChaosKills)
+{
+    public static BenchSizes Full(int scale) => new(3, 4, 1500, 300, 300, 20, 1000, scale, 200, 100, 500, 10_000, 500, 50);
+
+    public static BenchSizes Quick => new(3, 1, 100, 30, 20, 5, 50, 150, 20, 10, 20, 300, 20, 3);
+}
+
+/// <summary>One figure and its target, as a row of the results table.</summary>
+internal sealed record Figure(string Name, string Value, string Target, bool? Met, string Note);
+
+internal static class Bench
+{
+    private const int Clients = 64;
+
+    public static async Task<int> RunAsync(Environment2 env, BenchSizes sizes, string outPath, TextWriter log)
+    {
+        var figures = new List<Figure>();
+        var notes = new List<string>();
+        var started = DateTimeOffset.UtcNow;
+        var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+        var total = Stopwatch.StartNew();
+
+        // ---- raw storage baseline ----
+        log.WriteLine("raw Azurite baseline ...");
+        var raw = await RawBaseline.RunAsync(env.Storage, Clients, sizes.RawSeconds, sizes.Reps);
+        figures.Add(new("Raw point reads/s (64 clients)", F0(raw.Reads), "baseline", null, Runs(raw.ReadRuns)));
+        figures.Add(new("Raw conditional updates/s (64 clients)", F0(raw.Updates), "baseline", null, Runs(raw.UpdateRuns)));
+        figures.Add(new("Raw 2-operation batches/s (64 clients)", F0(raw.Batches), "baseline", null, Runs(raw.BatchRuns)));
+
+        var api = new ApiClient(env.SigningKey);
+        using var receiver = new CallbackReceiver();
+        var hub = Net.NewHub("bench");
+        using var host = new HostProcess(env, hub, name: "bench");
+        host.Start();
+        await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        var url = host.BaseUrl;
+        await api.SetUpTenantAsync(url, receiver.Url);
+
+        // Warm-up: JIT, connection pools, definition and directory caches.
+        await Stats.ForEach(Enumerable.Range(0, 40), 8, async i =>
+        {
+            var id = await api.SubmitAsync(url, "bench.decide", $"W-{i}");
+            await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+        });
+
+        // ---- decisions per second, 64 clients ----
+        log.WriteLine("decisions with 64 clients ...");
+        var decisionRates = new List<double>();
+        var submitRates = new List<double>();
+        for (var rep = 0; rep < sizes.Reps; rep++)
+        {
+            var ids = new string[sizes.Decisions];
+            var sw = Stopwatch.StartNew();
+            await Stats.ForEach(Enumerable.Range(0, ids.Length), Clients, async i => ids[i] = await api.SubmitAsync(url, "bench.decide", $"D{rep}-{i}"));
+            submitRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
+            sw.Restart();
+            await Stats.ForEach(ids, Clients, id => api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}"));
+            decisionRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
+        }
+
+        var decisions = Stats.Median(decisionRates);
+        figures.Add(new("Decisions/s (64 clients)", $"{decisions:F0} ({decisions / raw.Batches:P0} of raw batch)",
+            $">= {raw.Batches / 3:F0} (1/3 of raw batch)", decisions >= raw.Batches / 3, Runs(decisionRates) + Miss(decisions, raw.Batches / 3, true)));
+        figures.Add(new("Submissions/s (64 clients)", $"{Stats.Median(submitRates):F0} ({Stats.Median(submitRates) / raw.Batches:P0} of raw batch)",
+            "—", null, Runs(submitRates)));
+
+        // ---- decision latency, one client ----
+        log.WriteLine("decision latency with one client ...");
+        var p50s = new List<double>();
+        var p99s = new List<double>();
+        var allLatencies = new List<double>();
+        for (var rep = 0; rep < sizes.Reps; rep++)
+        {
+            var ids = new string[sizes.LatencyOps + 10];
+            await Stats.ForEach(Enumerable.Range(0, ids.Length), 16, async i => ids[i] = await api.SubmitAsync(url, "bench.decide", $"L{rep}-{i}"));
+            var samples = new List<double>();
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{ids[i]}/stages/s1/approve", "ap1", "{}");
+                if (i >= 10)
+                {
+                    samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                }
+            }
+
+            p50s.Add(Stats.Percentile(samples, 50));
+            p99s.Add(Stats.Percentile(samples, 99));
+            allLatencies.AddRange(samples);
+        }
+
+        var latP50 = Stats.Median(p50s);
+        var latP99 = Stats.Median(p99s);
+        figures.Add(new("Decision latency p50 (1 client)", Ms(latP50), "<= 3 ms", latP50 <= 3, Runs(p50s, "ms") + Miss(latP50, 3, false)));
+        figures.Add(new("Decision latency p99 (1 client)", Ms(latP99), "<= 15 ms", latP99 <= 15,
+            Runs(p99s, "ms") + $"; pooled p99 {Ms(Stats.Percentile(allLatencies, 99))}" + Miss(latP99, 15, false)));
+
+        // ---- full lifecycle: submit, two stages, callback acknowledged ----
+        log.WriteLine("full lifecycles ...");
+        var lifecycleRates = new List<double>();
+        var callbackDelays = new List<double>();
+        var callbackP50s = new List<double>();
+        for (var rep = 0; rep < sizes.Reps; rep++)
+        {
+            var delays = new System.Collections.Concurrent.ConcurrentBag<double>();
+            var sw = Stopwatch.StartNew();
+            await Stats.ForEach(Enumerable.Range(0, sizes.Lifecycles), Clients / 2, async i =>
+            {
+                var id = await api.SubmitAsync(url, "bench.two", $"F{rep}-{i}");
+                var arrived = receiver.WaitFor(id);
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
+                var decided = Stopwatch.GetTimestamp();
+                var at = await arrived.WaitAsync(TimeSpan.FromSeconds(120));
+                delays.Add(Stats.Ms(decided, at));
+            });
+            lifecycleRates.Add(sizes.Lifecycles / sw.Elapsed.TotalSeconds);
+            callbackP50s.Add(Stats.Percentile([.. delays], 50));
+            callbackDelays.AddRange(delays);
+        }
+
+        var lifecycles = Stats.Median(lifecycleRates);
+        figures.Add(new("Full lifecycles/s (submit → 2 stages → callback acked, 32 clients)", F0(lifecycles), ">= 100/s", lifecycles >= 100,
+            Runs(lifecycleRates) + Miss(lifecycles, 100, true)));
+        var cbP50 = Stats.Median(callbackP50s);
+        figures.Add(new("Callback delivered after final decision, p50", Ms(cbP50), "<= 100 ms", cbP50 <= 100,
+            Runs(callbackP50s, "ms") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; due-work poll interval 200 ms (default)" + Miss(cbP50, 100, false)));
+
+        // ---- storage requests per lifecycle, counted by a proxy ----
+        log.WriteLine("storage requests per lifecycle ...");
+        var counted = await CountRequestsAsync(env, api, receiver, sizes.CountedLifecycles, sizes.Reps);
+        figures.Add(new("Storage requests per lifecycle (1 stage, 1 approver, callback)", $"{counted.OneStage:F1}", "<= 12",
+            counted.OneStage <= 12, $"all requests host→Azurite while the lifecycles ran, minus the idle poller's rate ({counted.IdlePerSecond:F1}/s); " +
+            $"without subtracting: {counted.OneStageRaw:F1}; runs {string.Join(", ", counted.OneStageRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))}" + Miss(counted.OneStage, 12, false)));
+        figures.Add(new("Storage requests per lifecycle (2 stages, callback)", $"{counted.TwoStage:F1}", "—", null, $"without subtracting idle: {counted.TwoStageRaw:F1}"));
+
+        // ---- scale: my-approvals page, timers, memory ----
+        log.WriteLine($"populating {sizes.PageSmall} pending requests ...");
+        var populated = 0;
+        var populateSw = Stopwatch.StartNew();
+        async Task PopulateTo(int n)
+        {
+            await Stats.ForEach(Enumerable.Range(populated, n - populated), Clients, async i => await api.SubmitAsync(url, "bench.fill", $"P-{i}"));
+            populated = n;
+        }
+
+        await PopulateTo(sizes.PageSmall);
+        var pageSmall = await PageLatencyAsync(api, url, sizes.PageOps, sizes.Reps);
+        figures.Add(new($"'My approvals' page p99 at {sizes.PageSmall:N0} pending", Ms(pageSmall.P99), "<= 20 ms", pageSmall.P99 <= 20,
+            $"p50 {Ms(pageSmall.P50)}; top=50; " + Runs(pageSmall.P99Runs, "ms") + Miss(pageSmall.P99, 20, false)));
+
+        log.WriteLine($"populating {sizes.PageLarge} pending requests ...");
+        await PopulateTo(sizes.PageLarge);
+        var populateRate = (sizes.PageLarge) / populateSw.Elapsed.TotalSeconds;
+        var pageLarge = await PageLatencyAsync(api, url, sizes.PageOps, sizes.Reps);
+        var largeNote = sizes.PageLarge < 100_000 ? $" (target is at 100,000; measured at {sizes.PageLarge:N0}: see below)" : "";
+        figures.Add(new($"'My approvals' page p99 at {sizes.PageLarge:N0} pending", Ms(pageLarge.P99), "<= 20 ms" + largeNote, pageLarge.P99 <= 20,
+            $"p50 {Ms(pageLarge.P50)}; top=50; " + Runs(pageLarge.P99Runs, "ms") + Miss(pageLarge.P99, 20, false)));
+
+        log.WriteLine("timer lateness ...");
+        var timers = await TimerLatenessAsync(api, url, sizes.Timers, sizes.Reps);
+        figures.Add(new($"Timer lateness p99 with {sizes.PageLarge:N0} pending timers", Ms(timers.P99), "<= 1 s" + largeNote, timers.P99 <= 1000,
+            $"p50 {Ms(timers.P50)}; {timers.Count} timers (PT15S stage timeouts) in {sizes.Reps} staggered batches; lateness = decidedAt − (createdAt + 15 s), both host clock" +
+            (timers.Unfired > 0 ? $"; {timers.Unfired} had not fired 60 s after due" : "") + Miss(timers.P99, 1000, false)));
+
+        GC.KeepAlive(host);
+        var rss = host.RssBytes() / 1024.0 / 1024.0;
+        figures.Add(new($"Host memory (RSS) at {sizes.PageLarge:N0} active requests", $"{rss:F0} MB", "<= 250 MB" + largeNote, rss <= 250,
+            "VmRSS from /proc after populating, workstation GC" + Miss(rss, 250, false)));
+
+        // ---- load safety ----
+        log.WriteLine("load safety: racing decisions ...");
+        var race = await Safety.RaceAsync(api, url, sizes.RaceRequests, 20, Clients);
+        log.WriteLine("load safety: hostile requests ...");
+        var tables = new StorageTables(new TableServiceClient(env.Storage), hub);
+        var pendingForHostile = await api.SubmitAsync(url, "bench.decide", "HOSTILE");
+        await Task.Delay(1500);
+        var hostile = await Safety.HostileAsync(api, url, tables, pendingForHostile, sizes.Hostile, Clients);
+
+        // ---- chaos ----
+        log.WriteLine("chaos ...");
+        host.Kill();
+        var chaos = await Chaos.RunAsync(env, sizes.ChaosRequests, sizes.ChaosKills, 16, log);
+        log.WriteLine(chaos.Verdict);
+
+        var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
+        await File.WriteAllTextAsync(outPath, Markdown(env, sizes, figures, raw, race, hostile, chaos, started, total.Elapsed, loadBefore, loadAfter, populateRate));
+        log.WriteLine($"wrote {outPath}");
+        foreach (var f in figures)
+        {
+            log.WriteLine($"  {f.Name}: {f.Value} [{f.Target}] {(f.Met is null ? "" : f.Met.Value ? "met" : "MISSED")}");
+        }
+
+        return chaos.Pass && race.Pass && hostile.Pass ? 0 : 1;
+    }
+
+    private sealed record Counted(double OneStage, double OneStageRaw, IReadOnlyList<double> OneStageRuns, double TwoStage, double TwoStageRaw, double IdlePerSecond);
+
+    /// <summary>A second host whose storage connection goes through the counting proxy; lifecycles run one at a time.</summary>
+    private static async Task<Counted> CountRequestsAsync(Environment2 env, ApiClient api, CallbackReceiver receiver, int n, int reps)
+    {
+        var endpoint = env.Storage.Split(';').First(p => p.StartsWith("TableEndpoint=", StringComparison.Ordinal))["TableEndpoint=".Length..];
+        var port = new Uri(endpoint).Port;
+        using var proxy = new CountingProxy(port);
+        var proxied = env.Storage.Replace($"127.0.0.1:{port}", $"127.0.0.1:{proxy.Port}", StringComparison.Ordinal);
+        using var host = new HostProcess(env, Net.NewHub("count"), proxied, "count");
+        host.Start();
+        await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        await api.SetUpTenantAsync(host.BaseUrl, receiver.Url);
+        for (var i = 0; i < 5; i++)
+        {
+            await LifecycleAsync("bench.one", $"CW-{i}");
+        }
+
+        // Idle rate: what the due-work poller costs with nothing to do.
+        await Task.Delay(1000);
+        var idleStart = proxy.Requests;
+        var idleSw = Stopwatch.StartNew();
+        await Task.Delay(5000);
+        var idlePerSecond = (proxy.Requests - idleStart) / idleSw.Elapsed.TotalSeconds;
+
+        var runs = new List<double>();
+        var rawRuns = new List<double>();
+        for (var rep = 0; rep < reps; rep++)
+        {
+            var (net, gross) = await Measure("bench.one", $"C1{rep}");
+            runs.Add(net);
+            rawRuns.Add(gross);
+        }
+
+        var (twoNet, twoGross) = await Measure("bench.two", "C2");
+        return new Counted(Stats.Median(runs), Stats.Median(rawRuns), runs, twoNet, twoGross, idlePerSecond);
+
+        async Task<(double Net, double Gross)> Measure(string model, string prefix)
+        {
+            var start = proxy.Requests;
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < n; i++)
+            {
+                await LifecycleAsync(model, $"{prefix}-{i}");
+            }
+
+            await Task.Delay(500); // the outbox row's clean-up after the acknowledged callback
+            var count = proxy.Requests - start;
+            return ((count - idlePerSecond * sw.Elapsed.TotalSeconds) / n, (double)count / n);
+        }
+
+        async Task LifecycleAsync(string model, string record)
+        {
+            var id = await api.SubmitAsync(host.BaseUrl, model, record);
+            var arrived = receiver.WaitFor(id);
+            await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+            if (model == "bench.two")
+            {
+                await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
+            }
+
+            await arrived.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
+    private sealed record PageLatency(double P50, double P99, IReadOnlyList<double> P99Runs);
+
+    private static async Task<PageLatency> PageLatencyAsync(ApiClient api, string url, int ops, int reps)
+    {
+        var p50 = new List<double>();
+        var p99 = new List<double>();
+        for (var rep = 0; rep < reps; rep++)
+        {
+            var samples = new List<double>();
+            for (var i = 0; i < ops + 5; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var body = await api.Ok(url, HttpMethod.Get, "/api/v1/approvals?pendingMyApprovals=true&top=50", "filler");
+                if (i >= 5)
+                {
+                    samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                }
+
+                if (i == 0 && !body.Contains("\"items\"", StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException("unexpected page: " + body[..Math.Min(200, body.Length)]);
+                }
+            }
+
+            p50.Add(Stats.Percentile(samples, 50));
+            p99.Add(Stats.Percentile(samples, 99));
+        }
+
+        return new PageLatency(Stats.Median(p50), Stats.Median(p99), p99);
+    }
+
+    private sealed record TimerResult(double P50, double P99, int Count, int Unfired);
+
+    private static async Task<TimerResult> TimerLatenessAsync(ApiClient api, string url, int perBatch, int batches)
+    {
+        var ids = new List<string>();
+        for (var b = 0; b < batches; b++)
+        {
+            var batch = new string[perBatch];
+            await Stats.ForEach(Enumerable.Range(0, perBatch), 16, async i => batch[i] = await api.SubmitAsync(url, "bench.timer", $"T{b}-{i}"));
+            ids.AddRange(batch);
+            await Task.Delay(3000);
+        }
+
+        var lateness = new System.Collections.Concurrent.ConcurrentBag<double>();
+        var remaining = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(ids.ToDictionary(i => i, _ => true));
+        var sw = Stopwatch.StartNew();
+        await Task.Delay(12_000);
+        while (!remaining.IsEmpty && sw.Elapsed < TimeSpan.FromSeconds(75))
+        {
+            await Stats.ForEach(remaining.Keys.ToList(), 8, async id =>
+            {
+                var body = await api.Ok(url, HttpMethod.Get, "/api/v1/approvals/" + id, "admin", null, "admin");
+                using var doc = JsonDocument.Parse(body);
+                var root = doc.RootElement;
+                if (root.GetProperty("status").GetString() != "pending" && root.GetProperty("decidedAt").ValueKind == JsonValueKind.String)
+                {
+                    var created = root.GetProperty("createdAt").GetDateTimeOffset();
+                    var decided = root.GetProperty("decidedAt").GetDateTimeOffset();
+                    lateness.Add((decided - created - TimeSpan.FromSeconds(15)).TotalMilliseconds);
+                    remaining.TryRemove(id, out _);
+                }
+            });
+            await Task.Delay(1000);
+        }
+
+        var list = lateness.ToList();
+        return new TimerResult(Stats.Percentile(list, 50), Stats.Percentile(list, 99), list.Count, remaining.Count);
+    }
+
+    private static string Markdown(Environment2 env, BenchSizes sizes, List<Figure> figures, RawBaseline.Result raw, RaceResult race,
+        HostileResult hostile, ChaosResult chaos, DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter, double populateRate)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# Benchmarks: throughput, latency, load safety and chaos");
+        sb.AppendLine();
+        sb.AppendLine("Produced by one command, `bash scripts/bench.sh`, which builds Release, starts its own in-memory Azurite on a free port and");
+        sb.AppendLine("runs `bench/ApprovalFunctions.LoadTest` (`dotnet run -c Release --project bench/ApprovalFunctions.LoadTest -- bench`). The load");
+        sb.AppendLine("test starts the built local host (`src/ApprovalFunctions.LocalHost`) as separate processes on loopback, drives it over HTTP");
+        sb.AppendLine("(keep-alive HttpClient, tokens minted with the development key) and measures on the client side with `Stopwatch`.");
+        sb.AppendLine("How and why: [decisions/008-benchmarks.md](decisions/008-benchmarks.md). Do not edit by hand: rerun the command.");
+        sb.AppendLine();
+        sb.AppendLine("## Machine and versions");
+        sb.AppendLine();
+        sb.AppendLine($"- Run: {started:yyyy-MM-dd HH:mm} UTC, {elapsed.TotalMinutes:F1} min; commit `{System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_COMMIT") ?? "?"}`");
+        sb.AppendLine($"- CPU: {System.Environment.ProcessorCount} cores ({CpuModel()}); OS: {RuntimeInformation.OSDescription}; .NET {System.Environment.Version}");
+        sb.AppendLine($"- Azurite {System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_AZURITE_VERSION") ?? "?"} (table service, `--inMemoryPersistence`), on the same machine");
+        sb.AppendLine($"- Load average (1/5/15 min) before: `{loadBefore}`; after: `{loadAfter}`. {System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_LOAD_NOTE") ?? ""}");
+        sb.AppendLine("- Host, load generator, callback receiver and Azurite share the 2 cores: every figure includes the load generator's own CPU.");
+        sb.AppendLine($"- Each suite ran {sizes.Reps} times; a figure is the median of the runs' values (medians of medians, median of p99s); the runs are listed.");
+        sb.AppendLine();
+        sb.AppendLine("## Figures and targets");
+        sb.AppendLine();
+        sb.AppendLine("| Figure | Measured | Target | Met? | Notes |");
+        sb.AppendLine("|---|---|---|---|---|");
+        foreach (var f in figures)
+        {
+            sb.AppendLine($"| {f.Name} | {f.Value} | {f.Target} | {(f.Met is null ? "" : f.Met.Value ? "yes" : "**no**")} | {f.Note} |");
+        }
+
+        sb.AppendLine();
+        var missed = figures.Where(f => f.Met == false).ToList();
+        sb.AppendLine(missed.Count == 0 ? "Every target with a figure above was met." :
+            "**Targets missed:** " + string.Join("; ", missed.Select(f => $"{f.Name}: {f.Value} against {f.Target}")) + ".");
+        sb.AppendLine();
+        if (sizes.PageLarge < 100_000)
+        {
+            sb.AppendLine($"**Not measured at 100,000.** The 100k figures (page latency, timer lateness, host memory) were taken at {sizes.PageLarge:N0} pending");
+            sb.AppendLine($"requests: populating goes through the API (the same path users take) at about {populateRate:F0} requests/s here, so 100,000 would");
+            sb.AppendLine($"take about {100_000 / Math.Max(1, populateRate) / 60:F0} minutes of the run. `scripts/bench.sh --scale 100000` measures at full size.");
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Load safety");
+        sb.AppendLine();
+        sb.AppendLine($"- Racing decisions: {race.Attempts:N0} approve attempts ({race.Requests} single-approver stages × 20 distinct eligible approvers, 64 in flight, shuffled) " +
+                      $"in {race.Seconds:F1} s: {race.Acks} acknowledged, {race.Refused} refused (409/422), {race.ServerErrors} 5xx; ledgers with more than one approval: " +
+                      $"{race.DoubleApprovals}; requests left unapproved: {race.NotApproved}. **{(race.Pass ? "PASS" : "FAIL")}**");
+        sb.AppendLine($"- Hostile input: {hostile.Sent:N0} malformed, oversized (300 KB, 1 in 50), badly authenticated (none, garbage, expired, wrong key, alg none), " +
+                      $"bad-id, deeply nested, wrong-content-type and not-allowed requests, 64 in flight, in {hostile.Seconds:F1} s. Status codes: " +
+                      string.Join(", ", hostile.Statuses.OrderBy(k => k.Key).Select(k => k.Key < 0 ? $"connection closed ×{k.Value}" : $"{k.Key} ×{k.Value}")) +
+                      $". 5xx: {hostile.ServerErrors}. Storage rows in the hub's tables (leases excluded) before {hostile.RowsBefore}, after {hostile.RowsAfter} " +
+                      $"(changed tables: {hostile.RowDiff}). **{(hostile.Pass ? "PASS" : "FAIL")}**");
+        sb.AppendLine();
+        sb.AppendLine("## Chaos");
+        sb.AppendLine();
+        sb.AppendLine($"Two host processes on one Azurite, {chaos.Requests} two-stage requests ({chaos.Requests * 2} approvals) driven by 16 concurrent clients through both hosts,");
+        sb.AppendLine($"a killer sending SIGKILL to a random host at random moments (0.3–1.5 s apart, only while the other host answers) and restarting it; approvals are paced");
+        sb.AppendLine("by kill progress so the kills spread over the whole run. Afterwards every request, ledger (`/history`, chain verified by the host) and callback is checked");
+        sb.AppendLine("against the decisions acknowledged with 2xx.");
+        sb.AppendLine();
+        sb.AppendLine("```");
+        sb.AppendLine(chaos.Verdict);
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine("A shorter run (`-- chaos --short`: 50 requests, 100 approvals, at least 5 kills) is a step of `scripts/test.sh`.");
+        sb.AppendLine();
+        sb.AppendLine("## Raw storage baseline");
+        sb.AppendLine();
+        sb.AppendLine($"The project's own table client (`ApprovalFunctions.Storage.Tables`), 64 concurrent workers, {sizes.RawSeconds:F0} s per run, each worker on its own");
+        sb.AppendLine("entity/partition so no conditional update conflicts: point reads (GET by keys), conditional updates (PUT with If-Match of the last ETag), and");
+        sb.AppendLine("2-operation entity-group transactions (two upserts in one `$batch`). These are the storage limit every ratio above refers to.");
+        return sb.ToString();
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    private static string F0(double v) => v.ToString("F0", CultureInfo.InvariantCulture) + "/s";
+
+    private static string Ms(double v) => v.ToString(v < 10 ? "F2" : "F1", CultureInfo.InvariantCulture) + " ms";
+
+    private static string Runs(IEnumerable<double> runs, string unit = "/s") => "runs: " + string.Join(", ", runs.Select(r => r.ToString("F1", CultureInfo.InvariantCulture) + (unit == "ms" ? " ms" : "")));
+
+    private static string Miss(double value, double target, bool higherIsBetter)
+    {
+        var met = higherIsBetter ? value >= target : value <= target;
+        if (met)
+        {
+            return "";
+        }
+
+        return higherIsBetter
+            ? $"; **missed by {target - value:F1} ({(target - value) / target:P0} short)**"
+            : $"; **missed by {value - target:F1} ({value / target:F1}× the target)**";
+    }
+}
+
+/// <summary>The storage limit: the project's table client against Azurite with no service code on top.</summary>
+internal static class RawBaseline
+{
+    public sealed record Result(double Reads, double Updates, double Batches, IReadOnlyList<double> ReadRuns, IReadOnlyList<double> UpdateRuns, IReadOnlyList<double> BatchRuns);
+
+    public static async Task<Result> RunAsync(string storage, int workers, double seconds, int reps)
+    {
+        var service = new TableServiceClient(storage);
+        var table = service.GetTableClient(Net.NewHub("raw"));
+        await table.CreateIfNotExistsAsync();
+        for (var w = 0; w < workers; w++)
+        {
+            var e = new TableEntity("p" + w, "r") { ["Amount"] = 1L, ["Payload"] = new string('x', 400) };
+            await table.UpsertAsync(e);
+        }
+
+        var reads = new List<double>();
+        var updates = new List<double>();
+        var batches = new List<double>();
+        for (var rep = 0; rep < reps; rep++)
+        {
+            reads.Add(await Rate(workers, seconds, async (w, _) => { await table.GetAsync("p" + w, "r"); }));
+            updates.Add(await Rate(workers, seconds, async (w, state) =>
+            {
+                var etag = state.ETag ??= (await table.GetAsync("p" + w, "r"))!.ETag!;
+                var e = new TableEntity("p" + w, "r") { ["Amount"] = ++state.Counter, ["Payload"] = new string('x', 400) };
+                state.ETag = await table.UpdateAsync(e, etag);
+            }));
+            batches.Add(await Rate(workers, seconds, async (w, state) =>
+            {
+                state.Counter++;
+                await table.SubmitTransactionAsync(
+                [
+                    TableTransactionAction.Upsert(new TableEntity("b" + w, "1") { ["Amount"] = state.Counter, ["Payload"] = new string('x', 400) }),
+                    TableTransactionAction.Upsert(new TableEntity("b" + w, "2") { ["Amount"] = state.Counter, ["Payload"] = new string('x', 400) }),
+                ]);
+            }));
+        }
+
+        await table.DeleteTableAsync();
+        return new Result(Stats.Median(reads), Stats.Median(updates), Stats.Median(batches), reads, updates, batches);
+    }
+
+    private sealed class WorkerState
+    {
+        public string? ETag;
+        public long Counter;
+    }
+
+    private static async Task<double> Rate(int workers, double seconds, Func<int, WorkerState, Task> op)
+    {
+        // Warm-up, then count completed operations in a fixed window.
+        var states = Enumerable.Range(0, workers).Select(_ => new WorkerState()).ToArray();
+        for (var w = 0; w < workers; w++)
+        {
+            await op(w, states[w]);
+        }
+
+        long done = 0;
+        var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async w =>
+        {
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                await op(w, states[w]);
+                Interlocked.Increment(ref done);
+            }
+        }));
+        return done / sw.Elapsed.TotalSeconds;
+    }
+}

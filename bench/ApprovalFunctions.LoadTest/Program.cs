@@ -1,0 +1,49 @@
+using System.Globalization;
+using ApprovalFunctions.LoadTest;
+
+// Usage:
+//   bench [--quick] [--scale N] [--out docs/benchmarks.md]   every suite; writes the figures file
+//   chaos [--short] [--requests N] [--kills N]                two hosts, kill -9 at random, verify; prints the verdict
+// Storage: APPROVALS_BENCH_STORAGE or APPROVALS_TEST_STORAGE (an Azurite connection string). scripts/bench.sh sets it up.
+var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "bench";
+string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+bool Flag(string name) => args.Contains(name);
+int IntOption(string name, int fallback) => Option(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+var env = Environment2.Detect();
+if (!File.Exists(env.HostDll))
+{
+    Console.Error.WriteLine($"The host is not built: {env.HostDll}. Build it first: dotnet build src/ApprovalFunctions.LocalHost -c Release");
+    return 2;
+}
+
+try
+{
+    switch (mode)
+    {
+        case "bench":
+        {
+            var sizes = Flag("--quick") ? BenchSizes.Quick : BenchSizes.Full(IntOption("--scale", 10_000));
+            var output = Option("--out") ?? Path.Combine(env.Root, "docs", "benchmarks.md");
+            return await Bench.RunAsync(env, sizes, output, Console.Out);
+        }
+
+        case "chaos":
+        {
+            var isShort = Flag("--short");
+            var requests = IntOption("--requests", isShort ? 50 : 500);
+            var kills = IntOption("--kills", isShort ? 5 : 50);
+            var result = await Chaos.RunAsync(env, requests, kills, 16, Console.Out);
+            Console.WriteLine(result.Verdict);
+            return result.Pass ? 0 : 1;
+        }
+
+        default:
+            Console.Error.WriteLine($"Unknown mode '{mode}': use bench or chaos.");
+            return 2;
+    }
+}
+finally
+{
+    HostProcess.KillAll();
+}
