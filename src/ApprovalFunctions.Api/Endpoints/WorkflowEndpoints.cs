@@ -59,8 +59,23 @@ public static class WorkflowEndpoints
                     .ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray(), StringComparer.Ordinal));
             }
 
-            var published = await request.Service<DefinitionStore>()
-                .PublishAsync(parsed.Definition with { PublishedAt = request.Now() }, ct).ConfigureAwait(false);
+            var definition = parsed.Definition;
+            var store = request.Service<DefinitionStore>();
+            if (definition.Callback is { Secret: null } callback)
+            {
+                // The secret is write-only (never returned), so a GET-edit-PUT round trip omits it: keep the previous
+                // version's. Callbacks are never sent unsigned: without any secret the publish is refused.
+                var previous = await store.GetAsync(caller.TenantId, workflowId, null, ct).ConfigureAwait(false);
+                if (previous?.Callback?.Secret is not { } secret)
+                {
+                    return Problems.Validation("callback.secret",
+                        "A callback needs a secret to sign it (write-only: it is never returned, so send it when first publishing).");
+                }
+
+                definition = definition with { Callback = callback with { Secret = secret } };
+            }
+
+            var published = await store.PublishAsync(definition with { PublishedAt = request.Now() }, ct).ConfigureAwait(false);
             return TypedResults.Json(WorkflowDefinitionParser.ToApiJson(published), ApiJson.Options, statusCode: StatusCodes.Status201Created);
         }
     }
