@@ -143,11 +143,10 @@ public static class IntegrationEndpoints
                 return Problems.Validation(reader.Errors);
             }
 
-            if (!await request.Service<ReplayGuard>().TryRecordAsync(integration.Id, eventId!, request.Now(), ct).ConfigureAwait(false))
-            {
-                return Problems.Conflict($"Event '{eventId}' was already received.", "webhook-replay");
-            }
-
+            // The eventId is recorded only once the request has a definitive answer: recording it first burned it when
+            // applying failed transiently (503), so the integration's retry was told "already received" while the decision
+            // was never applied. Applying first is safe: the engine's event id is derived from the eventId, so a replay
+            // (or a concurrent duplicate) is an engine duplicate that changes nothing, and is then refused here.
             var result = await request.Service<IApprovalCommands>().ApplyAsync(integration.TenantId, approvalId!, new Decided
             {
                 EventId = $"webhook:{integration.Id}:{eventId}",
@@ -156,6 +155,11 @@ public static class IntegrationEndpoints
                 Decision = decision!.Value,
                 Comment = comment,
             }, ct).ConfigureAwait(false);
+            if (!await request.Service<ReplayGuard>().TryRecordAsync(integration.Id, eventId!, request.Now(), CancellationToken.None).ConfigureAwait(false))
+            {
+                return Problems.Conflict($"Event '{eventId}' was already received.", "webhook-replay");
+            }
+
             return result.Status switch
             {
                 Api.CommandStatus.NotFound => Problems.NotFound($"No approval request '{approvalId}'."),
