@@ -107,7 +107,9 @@ public sealed class TokenAuthenticator
             }
             catch (InvalidOperationException ex)
             {
-                return new(null, "The identity provider's signing keys could not be loaded: " + ex.Message);
+                // The exception names the metadata address and library internals: not for the client.
+                _ = ex;
+                return new(null, "The identity provider's signing keys could not be loaded; retry shortly.");
             }
 
             parameters = _parameters.Clone();
