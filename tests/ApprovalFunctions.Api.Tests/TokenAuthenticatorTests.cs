@@ -85,6 +85,17 @@ public sealed class TokenAuthenticatorTests : IDisposable
         Assert.StartsWith("The bearer token is not valid", result.Failure, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Oidc_MetadataUnreachable_RefusedWithoutInternals()
+    {
+        var authenticator = new TokenAuthenticator(
+            new AuthOptions { Authority = $"http://127.0.0.1:{FreePort()}/nobody/v2.0", Audience = Audience, RequireHttpsMetadata = false }, isDevelopment: false);
+        var result = await authenticator.AuthenticateAsync("Bearer " + Rs256(_rsa, _authority, Audience, "kid-1"), default);
+        Assert.False(result.Succeeded);
+        Assert.DoesNotContain("IDX", result.Failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("127.0.0.1", result.Failure, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         _stop.Cancel();
