@@ -105,10 +105,9 @@ public sealed class TokenAuthenticator
             {
                 configuration = await _oidc.GetConfigurationAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (InvalidOperationException ex)
+            catch (InvalidOperationException)
             {
                 // The exception names the metadata address and library internals: not for the client.
-                _ = ex;
                 return new(null, "The identity provider's signing keys could not be loaded; retry shortly.");
             }
 
