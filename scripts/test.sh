@@ -45,6 +45,11 @@ status=0
 dotnet test ApprovalFunctions.Local.slnf -c Release --no-build --nologo \
   --logger "trx" --results-directory "$RESULTS" "$@" || status=$?
 
+# Short chaos (docs/benchmarks.md has the full one): two hosts on this Azurite, kill -9 at random during 100 approvals,
+# then every acknowledged decision, ledger chain and callback is checked. Prints a verdict; a FAIL fails the run.
+echo "==> short chaos run (bench/ApprovalFunctions.LoadTest chaos --short)"
+dotnet run -c Release --no-build --project bench/ApprovalFunctions.LoadTest -- chaos --short || status=1
+
 functions_status="skipped"
 if dotnet restore src/ApprovalFunctions.Functions/ApprovalFunctions.Functions.csproj --nologo -v quiet >"$WORK/functions-restore.log" 2>&1 \
    && dotnet restore tests/ApprovalFunctions.Functions.Tests/ApprovalFunctions.Functions.Tests.csproj --nologo -v quiet >>"$WORK/functions-restore.log" 2>&1; then

@@ -138,7 +138,7 @@ internal static class Bench
         figures.Add(new("Callback delivered after final decision, p50", Ms(cbP50), "<= 100 ms", cbP50 <= 100,
             Runs(callbackP50s, "ms") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; due-work poll interval 200 ms (default)" + Miss(cbP50, 100, false)));
 
-        // ---- storage requests per lifecycle, counted by a proxy ----
+        // ---- storage requests per lifecycle, counted by a dedicated Azurite logging every request ----
         log.WriteLine("storage requests per lifecycle ...");
         var counted = await CountRequestsAsync(env, api, receiver, sizes.CountedLifecycles, sizes.Reps);
         figures.Add(new("Storage requests per lifecycle (1 stage, 1 approver, callback)", $"{counted.OneStage:F1}", "<= 12",
@@ -206,16 +206,17 @@ internal static class Bench
         return chaos.Pass && race.Pass && hostile.Pass ? 0 : 1;
     }
 
-    private sealed record Counted(double OneStage, double OneStageRaw, IReadOnlyList<double> OneStageRuns, double TwoStage, double TwoStageRaw, double IdlePerSecond);
+    internal sealed record Counted(double OneStage, double OneStageRaw, IReadOnlyList<double> OneStageRuns, double TwoStage, double TwoStageRaw, double IdlePerSecond);
 
-    /// <summary>A second host whose storage connection goes through the counting proxy; lifecycles run one at a time.</summary>
-    private static async Task<Counted> CountRequestsAsync(Environment2 env, ApiClient api, CallbackReceiver receiver, int n, int reps)
+    /// <summary>
+    /// A second host on a second Azurite that logs every request it serves (<c>--debug</c>); the count is the number of
+    /// HTTP requests Azurite received (a $batch counts once). Lifecycles run one at a time.
+    /// </summary>
+    internal static async Task<Counted> CountRequestsAsync(Environment2 env, ApiClient api, CallbackReceiver receiver, int n, int reps)
     {
-        var endpoint = env.Storage.Split(';').First(p => p.StartsWith("TableEndpoint=", StringComparison.Ordinal))["TableEndpoint=".Length..];
-        var port = new Uri(endpoint).Port;
-        using var proxy = new CountingProxy(port);
-        var proxied = env.Storage.Replace($"127.0.0.1:{port}", $"127.0.0.1:{proxy.Port}", StringComparison.Ordinal);
-        using var host = new HostProcess(env, Net.NewHub("count"), proxied, "count");
+        using var azurite = new CountingAzurite(env);
+        await azurite.StartAsync();
+        using var host = new HostProcess(env, Net.NewHub("count"), azurite.ConnectionString, "count");
         host.Start();
         await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
         await api.SetUpTenantAsync(host.BaseUrl, receiver.Url);
@@ -226,10 +227,10 @@ internal static class Bench
 
         // Idle rate: what the due-work poller costs with nothing to do.
         await Task.Delay(1000);
-        var idleStart = proxy.Requests;
+        var idleStart = azurite.Requests();
         var idleSw = Stopwatch.StartNew();
         await Task.Delay(5000);
-        var idlePerSecond = (proxy.Requests - idleStart) / idleSw.Elapsed.TotalSeconds;
+        var idlePerSecond = (azurite.Requests() - idleStart) / idleSw.Elapsed.TotalSeconds;
 
         var runs = new List<double>();
         var rawRuns = new List<double>();
@@ -245,7 +246,7 @@ internal static class Bench
 
         async Task<(double Net, double Gross)> Measure(string model, string prefix)
         {
-            var start = proxy.Requests;
+            var start = azurite.Requests();
             var sw = Stopwatch.StartNew();
             for (var i = 0; i < n; i++)
             {
@@ -253,7 +254,7 @@ internal static class Bench
             }
 
             await Task.Delay(500); // the outbox row's clean-up after the acknowledged callback
-            var count = proxy.Requests - start;
+            var count = azurite.Requests() - start;
             return ((count - idlePerSecond * sw.Elapsed.TotalSeconds) / n, (double)count / n);
         }
 
@@ -267,7 +268,14 @@ internal static class Bench
                 await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
             }
 
-            await arrived.WaitAsync(TimeSpan.FromSeconds(60));
+            try
+            {
+                await arrived.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"no callback for {id} within 60 s (requests so far {azurite.Requests()}); host log {host.LogPath}");
+            }
         }
     }
 
@@ -391,7 +399,7 @@ internal static class Bench
                       $"{race.DoubleApprovals}; requests left unapproved: {race.NotApproved}. **{(race.Pass ? "PASS" : "FAIL")}**");
         sb.AppendLine($"- Hostile input: {hostile.Sent:N0} malformed, oversized (300 KB, 1 in 50), badly authenticated (none, garbage, expired, wrong key, alg none), " +
                       $"bad-id, deeply nested, wrong-content-type and not-allowed requests, 64 in flight, in {hostile.Seconds:F1} s. Status codes: " +
-                      string.Join(", ", hostile.Statuses.OrderBy(k => k.Key).Select(k => k.Key < 0 ? $"connection closed ×{k.Value}" : $"{k.Key} ×{k.Value}")) +
+                      string.Join(", ", hostile.Statuses.OrderBy(k => k.Key).Select(k =>  k.Key < 0 ? $"connection closed by the host while the client was still sending ×{k.Value}" : $"{k.Key} ×{k.Value}")) +
                       $". 5xx: {hostile.ServerErrors}. Storage rows in the hub's tables (leases excluded) before {hostile.RowsBefore}, after {hostile.RowsAfter} " +
                       $"(changed tables: {hostile.RowDiff}). **{(hostile.Pass ? "PASS" : "FAIL")}**");
         sb.AppendLine();

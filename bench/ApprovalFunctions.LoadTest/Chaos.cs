@@ -49,10 +49,15 @@ internal static class Chaos
             // Submissions also go through the retrying client: a kill may land here too.
             var ids = new string[requests];
             var hostTurn = 0;
-            string NextHost() => hosts[Interlocked.Increment(ref hostTurn) % hosts.Length].BaseUrl;
+            // Each call starts on the next host in turn and each retry moves to the other one, so a dead host is left at once.
+            Func<int, string> NextHost()
+            {
+                var first = Interlocked.Increment(ref hostTurn);
+                return attempt => hosts[(first + attempt) % hosts.Length].BaseUrl;
+            }
             await Stats.ForEach(Enumerable.Range(0, requests), clients, async i =>
             {
-                var (status, body, _) = await RetryingAsync(NextHost, HttpMethod.Post, "/api/v1/approvals", "req",
+                var (status, body, _) = await RetryingAsync(NextHost(), HttpMethod.Post, "/api/v1/approvals", "req",
                     ApiClient.SubmitBody("bench.two", $"C-{i}"), "submit-" + hub + "-" + i, api);
                 ids[i] = status is 200 or 201 ? ApiClient.Id(body) : throw new InvalidOperationException($"submit {i}: {status} {body}");
             });
@@ -71,6 +76,12 @@ internal static class Chaos
                 while (!stop.IsCancellationRequested)
                 {
                     await Task.Delay(random.Next(300, 1500));
+                    foreach (var h in hosts.Where(h => h.Pid is null))
+                    {
+                        log.WriteLine($"chaos:   a host exited by itself (not killed); restarting it. Log tail:\n{h.Tail()}");
+                        h.Start();
+                    }
+
                     var victim = random.Next(hosts.Length);
                     // Kill only while the other host serves, so the clients always have somewhere to go.
                     if (!await hosts[1 - victim].IsReadyAsync() || stop.IsCancellationRequested)
@@ -96,7 +107,7 @@ internal static class Chaos
                         await Task.Delay(20);
                     }
 
-                    var (status, body, attempts) = await RetryingAsync(NextHost, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/{stage}/approve",
+                    var (status, body, attempts) = await RetryingAsync(NextHost(), HttpMethod.Post, $"/api/v1/approvals/{id}/stages/{stage}/approve",
                         user, """{"comment":"chaos"}""", $"approve-{id}-{stage}", api);
                     if (status is >= 200 and < 300)
                     {
@@ -231,7 +242,7 @@ internal static class Chaos
     /// Sends with the same Idempotency-Key until a definitive answer: connection failures, timeouts and 5xx (a host
     /// dying mid-request) are retried on the next host; 2xx and 4xx are answers.
     /// </summary>
-    private static async Task<(int Status, string Body, int Attempts)> RetryingAsync(Func<string> host, HttpMethod method, string path, string user,
+    private static async Task<(int Status, string Body, int Attempts)> RetryingAsync(Func<int, string> host, HttpMethod method, string path, string user,
         string json, string key, ApiClient api)
     {
         for (var attempt = 0; ; attempt++)
@@ -239,7 +250,7 @@ internal static class Chaos
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                var (status, body) = await api.SendAsync(host(), method, path, user, json, key, cts.Token);
+                var (status, body) = await api.SendAsync(host(attempt), method, path, user, json, key, cts.Token);
                 // 409 idempotency-in-progress: the first attempt holds the key (perhaps on a host that was just killed); retry.
                 var inProgress = status == 409 && body.Contains("idempotency-in-progress", StringComparison.Ordinal);
                 if ((status < 500 && status != 408 && !inProgress) || attempt > 400)
@@ -247,8 +258,12 @@ internal static class Chaos
                     return (status, body, attempt + 1);
                 }
             }
-            catch (Exception) when (attempt < 400)
+            catch (Exception ex)
             {
+                if (attempt >= 400)
+                {
+                    return (-1, $"gave up after {attempt + 1} attempts: {ex.GetType().Name}: {ex.Message}", attempt + 1);
+                }
             }
 
             await Task.Delay(Math.Min(50 * (attempt + 1), 500));

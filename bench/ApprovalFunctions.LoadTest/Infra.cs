@@ -99,7 +99,7 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["ASPNETCORE_URLS"] = BaseUrl;
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
         psi.Environment["DOTNET_gcServer"] = "0";
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the host");
         Live[_process.Id] = this;
@@ -215,179 +215,96 @@ internal sealed class HostProcess : IDisposable
 }
 
 /// <summary>
-/// A TCP proxy between a host and Azurite that counts HTTP requests: it frames each request on the client→server
-/// side (header block, then Content-Length or chunked body) so a batch's embedded sub-requests count as one.
+/// A dedicated Azurite (table service, in memory) started with <c>--debug</c>: it logs one
+/// <c>TableStorageContextMiddleware: RequestMethod=</c> line per HTTP request it serves (a $batch is one request),
+/// so counting those lines counts the storage requests of the one host that uses it.
 /// </summary>
-internal sealed class CountingProxy : IDisposable
+internal sealed class CountingAzurite(Environment2 env) : IDisposable
 {
-    private readonly TcpListener _listener;
-    private readonly int _target;
-    private readonly CancellationTokenSource _cts = new();
-    private long _requests;
+    private const string Marker = "TableStorageContextMiddleware: RequestMethod=";
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "loadtest-azurite-" + Guid.NewGuid().ToString("N"));
+    private Process? _process;
+    private int _port;
 
-    public CountingProxy(int targetPort)
+    public string ConnectionString =>
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+        $"TableEndpoint=http://127.0.0.1:{_port}/devstoreaccount1;";
+
+    private string LogFile => Path.Combine(_dir, "debug.log");
+
+    public async Task StartAsync()
     {
-        _target = targetPort;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        _ = AcceptLoopAsync();
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-    public long Requests => Interlocked.Read(ref _requests);
-
-    private async Task AcceptLoopAsync()
-    {
-        while (!_cts.IsCancellationRequested)
+        Directory.CreateDirectory(_dir);
+        _port = Net.FreePort();
+        var psi = new ProcessStartInfo(Path.Combine(env.Root, "node_modules/.bin/azurite-table"),
+            ["--tableHost", "127.0.0.1", "--tablePort", _port.ToString(), "--inMemoryPersistence", "--skipApiVersionCheck",
+             "--disableTelemetry", "--silent", "--debug", LogFile])
         {
-            TcpClient client;
+            WorkingDirectory = _dir,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start Azurite");
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        if (env.PidDir is { } dir)
+        {
+            File.WriteAllText(Path.Combine(dir, _process.Id + ".pid"), _process.Id.ToString());
+        }
+
+        for (var i = 0; i < 150; i++)
+        {
             try
             {
-                client = await _listener.AcceptTcpClientAsync(_cts.Token);
-            }
-            catch
-            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, _port);
                 return;
             }
-
-            _ = HandleAsync(client);
+            catch (SocketException)
+            {
+                await Task.Delay(200);
+            }
         }
+
+        throw new TimeoutException("the counting Azurite did not start");
     }
 
-    private async Task HandleAsync(TcpClient client)
+    /// <summary>Requests served so far (after a short pause: the debug log is written asynchronously).</summary>
+    public long Requests()
     {
-        using var c = client;
-        using var upstream = new TcpClient();
-        try
+        long count = 0;
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
         {
-            await upstream.ConnectAsync(IPAddress.Loopback, _target);
-            var cs = c.GetStream();
-            var us = upstream.GetStream();
-            var down = us.CopyToAsync(cs, _cts.Token);
-            var up = PumpRequestsAsync(cs, us);
-            await Task.WhenAny(down, up);
+            if (line.Contains(Marker, StringComparison.Ordinal))
+            {
+                count++;
+            }
         }
-        catch
-        {
-            // a closed connection ends the pump; nothing to count
-        }
-    }
 
-    private async Task PumpRequestsAsync(Stream from, Stream to)
-    {
-        var reader = new FramingReader(from);
-        while (true)
-        {
-            var header = await reader.ReadHeaderAsync();
-            if (header is null)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref _requests);
-            await to.WriteAsync(header);
-            var text = Encoding.ASCII.GetString(header);
-            long length = 0;
-            var chunked = false;
-            foreach (var line in text.Split("\r\n"))
-            {
-                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                {
-                    length = long.Parse(line[15..].Trim());
-                }
-                else if (line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase))
-                {
-                    chunked = true;
-                }
-            }
-
-            if (chunked)
-            {
-                while (true)
-                {
-                    var sizeLine = await reader.ReadLineAsync();
-                    await to.WriteAsync(sizeLine);
-                    var size = Convert.ToInt64(Encoding.ASCII.GetString(sizeLine).Trim().Split(';')[0], 16);
-                    await reader.CopyAsync(to, size + 2);
-                    if (size == 0)
-                    {
-                        break;
-                    }
-                }
-            }
-            else
-            {
-                await reader.CopyAsync(to, length);
-            }
-
-            await to.FlushAsync();
-        }
+        return count;
     }
 
     public void Dispose()
     {
-        _cts.Cancel();
-        _listener.Stop();
-    }
-
-    private sealed class FramingReader(Stream stream)
-    {
-        private readonly byte[] _buffer = new byte[64 * 1024];
-        private int _start;
-        private int _end;
-
-        private async Task<bool> FillAsync()
+        if (_process is { HasExited: false } p)
         {
-            if (_start > 0)
+            p.Kill();
+            p.WaitForExit(5000);
+            if (env.PidDir is { } dir)
             {
-                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-                _end -= _start;
-                _start = 0;
-            }
-
-            var n = await stream.ReadAsync(_buffer.AsMemory(_end));
-            _end += n;
-            return n > 0;
-        }
-
-        private async Task<byte[]?> ReadUntilAsync(byte[] terminator)
-        {
-            while (true)
-            {
-                var idx = _buffer.AsSpan(_start, _end - _start).IndexOf(terminator);
-                if (idx >= 0)
-                {
-                    var result = _buffer.AsSpan(_start, idx + terminator.Length).ToArray();
-                    _start += idx + terminator.Length;
-                    return result;
-                }
-
-                if (_end - _start == _buffer.Length || !await FillAsync())
-                {
-                    return null;
-                }
+                File.Delete(Path.Combine(dir, p.Id + ".pid"));
             }
         }
 
-        public Task<byte[]?> ReadHeaderAsync() => ReadUntilAsync("\r\n\r\n"u8.ToArray());
-
-        public async Task<byte[]> ReadLineAsync() => await ReadUntilAsync("\r\n"u8.ToArray()) ?? throw new EndOfStreamException();
-
-        public async Task CopyAsync(Stream to, long count)
+        try
         {
-            while (count > 0)
-            {
-                if (_end == _start && !await FillAsync())
-                {
-                    throw new EndOfStreamException();
-                }
-
-                var n = (int)Math.Min(count, _end - _start);
-                await to.WriteAsync(_buffer.AsMemory(_start, n));
-                _start += n;
-                count -= n;
-            }
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
         }
     }
 }

@@ -38,6 +38,15 @@ try
             return result.Pass ? 0 : 1;
         }
 
+        case "count":
+        {
+            // Diagnostics: only the storage-requests-per-lifecycle suite.
+            using var receiver = new CallbackReceiver();
+            var result = await Bench.CountRequestsAsync(env, new ApiClient(env.SigningKey), receiver, IntOption("--n", 5), 1);
+            Console.WriteLine(result);
+            return 0;
+        }
+
         default:
             Console.Error.WriteLine($"Unknown mode '{mode}': use bench or chaos.");
             return 2;
