@@ -12,7 +12,7 @@ namespace ApprovalFunctions.LoadTest;
 internal sealed record BenchSizes(int Reps, double RawSeconds, int Decisions, int LatencyOps, int Lifecycles, int CountedLifecycles,
     int PageSmall, int PageLarge, int PageOps, int Timers, int RaceRequests, int Hostile, int ChaosRequests, int ChaosKills)
 {
-    public static BenchSizes Full(int scale) => new(3, 4, 1500, 300, 300, 20, 1000, scale, 200, 100, 500, 10_000, 500, 50);
+    public static BenchSizes Full(int scale) => new(3, 4, 1000, 300, 300, 20, 1000, scale, 200, 100, 500, 10_000, 500, 50);
 
     public static BenchSizes Quick => new(3, 1, 100, 30, 20, 5, 50, 150, 20, 10, 20, 300, 20, 3);
 }

@@ -6,11 +6,11 @@ namespace ApprovalFunctions.LoadTest;
 
 /// <summary>The outcome of a chaos run: the verdict line and the counts behind it.</summary>
 internal sealed record ChaosResult(bool Pass, int Requests, int Acknowledged, int Kills, long Callbacks, int Missing, int Doubled,
-    int WrongState, int BadChains, int NoCallback, int ExtraKeys, double Seconds, IReadOnlyList<string> Reasons)
+    int WrongState, int BadChains, int NoCallback, int ExtraKeys, int Retried, double Seconds, IReadOnlyList<string> Reasons)
 {
     public string Verdict =>
         $"chaos: {(Pass ? "PASS" : "FAIL")} requests={Requests} acknowledged={Acknowledged} kills={Kills} callbacks={Callbacks} " +
-        $"missing={Missing} doubled={Doubled} wrongState={WrongState} noCallback={NoCallback} extraKeys={ExtraKeys} " +
+        $"missing={Missing} doubled={Doubled} wrongState={WrongState} noCallback={NoCallback} extraKeys={ExtraKeys} retriedCalls={Retried} " +
         $"chains={(BadChains == 0 ? "ok" : BadChains + " broken")} seconds={Seconds:F0}" +
         (Reasons.Count > 0 ? " reasons: " + string.Join("; ", Reasons.Take(10)) : "");
 }
@@ -65,6 +65,7 @@ internal static class Chaos
             var acknowledged = new ConcurrentDictionary<(string Id, string Stage), bool>();
             var kills = 0;
             var refusedRetries = 0;
+            var retriedCalls = 0;
             var retryRefusals = new ConcurrentDictionary<(string Id, string Stage), string>();
             var started = 0;
             var total = requests * 2;
@@ -109,6 +110,11 @@ internal static class Chaos
 
                     var (status, body, attempts) = await RetryingAsync(NextHost(), HttpMethod.Post, $"/api/v1/approvals/{id}/stages/{stage}/approve",
                         user, """{"comment":"chaos"}""", $"approve-{id}-{stage}", api);
+                    if (attempts > 1)
+                    {
+                        Interlocked.Increment(ref retriedCalls);
+                    }
+
                     if (status is >= 200 and < 300)
                     {
                         acknowledged[(id, stage)] = true;
@@ -140,7 +146,7 @@ internal static class Chaos
                 await h.WaitReadyAsync(TimeSpan.FromSeconds(90));
             }
 
-            log.WriteLine($"chaos: {acknowledged.Count} acknowledged approvals ({refusedRetries} retries found their vote applied), {kills} kills in {approveSeconds:F0} s; waiting for callbacks");
+            log.WriteLine($"chaos: {acknowledged.Count} acknowledged approvals ({retriedCalls} needed a retry after a dead host, {refusedRetries} retries found their vote already applied), {kills} kills in {approveSeconds:F0} s; waiting for callbacks");
 
             foreach (var (key, refusal) in retryRefusals.Take(5))
             {
@@ -227,7 +233,7 @@ internal static class Chaos
             }
 
             return new ChaosResult(pass, requests, acknowledged.Count, kills, Interlocked.Read(ref receiver.Total), missing, doubled,
-                wrongState, badChains, noCallback, extraKeys, sw.Elapsed.TotalSeconds, [.. reasons]);
+                wrongState, badChains, noCallback, extraKeys, retriedCalls, sw.Elapsed.TotalSeconds, [.. reasons]);
         }
         finally
         {
