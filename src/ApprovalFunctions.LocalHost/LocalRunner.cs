@@ -92,24 +92,93 @@ internal sealed class DueWorkPump(DueWorkRunner runner, LeaseStore leases, TimeP
     }
 }
 
-/// <summary>Creates the tables once at start-up and seeds the demo tenant when it is empty and seeding is on.</summary>
+/// <summary>
+/// Creates the tables at start-up and seeds the demo tenant when it is empty and seeding is on. When storage cannot be
+/// reached the host still starts, so /healthz answers and /readyz reports 503 (what an orchestrator needs to tell
+/// "starting, storage not there yet" from "crashed"); the set-up is retried in the background until it succeeds.
+/// </summary>
 internal sealed partial class StorageInitializer(
     StorageTables tables, DirectoryStore directory, DefinitionStore definitions, IRuleEvaluator rules, TimeProvider time,
-    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService
+    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService, IDisposable
 {
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _retrying = Task.CompletedTask;
+
+    /// <summary>True once the tables exist (and the demo data, if asked for, is in place).</summary>
+    public bool Initialized { get; private set; }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
+            await InitializeAsync(retry: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStorageFailure(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            LogStorageUnreachable(logger, ex, tables.Service.Endpoint.ToString(), FirstRetryDelay.TotalSeconds);
+            _retrying = RetryAsync(_stopping.Token);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _retrying.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task RetryAsync(CancellationToken stopping)
+    {
+        var delay = FirstRetryDelay;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(delay, time, stopping).ConfigureAwait(false);
+                await InitializeAsync(retry: true, stopping).ConfigureAwait(false);
+                LogStorageReachable(logger, tables.Service.Endpoint.ToString());
+                return;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (IsStorageFailure(ex))
+            {
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+                LogStorageUnreachable(logger, ex, tables.Service.Endpoint.ToString(), delay.TotalSeconds);
+            }
+        }
+    }
+
+    private static bool IsStorageFailure(Exception ex) =>
+        ex is TableException or HttpRequestException or IOException || (ex is OperationCanceledException or TimeoutException);
+
+    private async Task InitializeAsync(bool retry, CancellationToken cancellationToken)
+    {
+        if (!retry)
+        {
             await tables.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TableException or HttpRequestException)
+        else
         {
-            throw new InvalidOperationException(
-                $"Table Storage is not reachable at {tables.Service.Endpoint} ({ex.Message}). Start Azurite (scripts/run.sh does) " +
-                "or set AzureWebJobsStorage.", ex);
+            // StorageTables.EnsureCreatedAsync runs once per instance and keeps its first (failed) outcome, so a retry
+            // creates the tables itself (each create is idempotent).
+            foreach (var table in tables.All)
+            {
+                await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
+        await SeedAsync(cancellationToken).ConfigureAwait(false);
+        Initialized = true;
+    }
+
+    private async Task SeedAsync(CancellationToken cancellationToken)
+    {
         if (!configuration.GetValue("Approvals:SeedDemoData", false))
         {
             return;
@@ -138,7 +207,12 @@ internal sealed partial class StorageInitializer(
         LogSeeded(logger, DemoData.TenantId, DemoData.Users.Count, DemoData.Workflows.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    [LoggerMessage(Level = LogLevel.Error, Message = "Table Storage is not reachable at {Endpoint}; not ready, retrying in {Seconds} s. " +
+        "Start Azurite (scripts/run.sh does) or set AzureWebJobsStorage.")]
+    private static partial void LogStorageUnreachable(ILogger logger, Exception ex, string endpoint, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Table Storage at {Endpoint} is reachable; tables ready")]
+    private static partial void LogStorageReachable(ILogger logger, string endpoint);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo tenant '{Tenant}' already has workflows; not seeding")]
     private static partial void LogAlreadySeeded(ILogger logger, string tenant);

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Configuration.Memory;
 
 namespace ApprovalFunctions.LocalHost;
 
@@ -29,6 +31,24 @@ internal static class LocalSettings
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Adds the file <paramref name="values"/> to <paramref name="configuration"/> just below the environment variables
+    /// (so an environment variable overrides a file value, as an app setting does in Azure), and takes the hub name
+    /// from host.json unless a source above already names one.
+    /// </summary>
+    public static void Apply(IConfigurationManager configuration, IReadOnlyDictionary<string, string?> values, string? root)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(values);
+        var sources = configuration.Sources;
+        var environmentIndex = sources.ToList().FindIndex(s => s is EnvironmentVariablesConfigurationSource);
+        sources.Insert(environmentIndex < 0 ? sources.Count : environmentIndex, new MemoryConfigurationSource { InitialData = values });
+        if (string.IsNullOrEmpty(configuration["Approvals:HubName"]))
+        {
+            configuration["Approvals:HubName"] = ReadHubName(root);
+        }
     }
 
     /// <summary>The flattened <c>Values</c> (with <c>__</c> turned into <c>:</c>) and the file they came from.</summary>

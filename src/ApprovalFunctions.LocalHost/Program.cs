@@ -1,7 +1,6 @@
 using ApprovalFunctions.Api;
 using ApprovalFunctions.Dashboard;
 using ApprovalFunctions.LocalHost;
-using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 // Configuration comes from the same files the Functions host reads (local.settings.json, falling back to the
 // sample; host.json for the hub name), and environment variables override them, as app settings do in Azure.
@@ -13,11 +12,7 @@ var environmentName = Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT
     ?? "Production";
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, EnvironmentName = environmentName });
-var sources = builder.Configuration.Sources;
-var environmentIndex = sources.ToList().FindIndex(s => s is EnvironmentVariablesConfigurationSource);
-sources.Insert(environmentIndex < 0 ? sources.Count : environmentIndex,
-    new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = values });
-builder.Configuration["Approvals:HubName"] ??= LocalSettings.ReadHubName(root);
+LocalSettings.Apply(builder.Configuration, values, root);
 
 builder.Logging.AddSimpleConsole(o =>
 {

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace ApprovalFunctions.LocalHost.Tests;
+
+/// <summary>
+/// Work acknowledged by one host and carried out by the next: a callback pending when the host stops (or freezes
+/// holding its leases), and a timer that falls due while no host runs.
+/// </summary>
+public sealed class RestartTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    /// <summary>Polls once at start-up, then not for ten minutes: a host that takes decisions but never carries out due work.</summary>
+    private const int Never = 600_000;
+
+    [Fact]
+    public async Task Decision_HostStoppedBeforeDelivery_NextHostDeliversOnce()
+    {
+        using var receiver = new CallbackReceiver();
+        var hub = LocalHostFactory.NewHub();
+        Scenario scenario;
+        string id;
+        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never))
+        {
+            scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url));
+            id = await scenario.SubmitAsync(first);
+            await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
+            Assert.Equal("pending", await scenario.CallbackStatusAsync(first, id));
+        }
+
+        Assert.Empty(receiver.Calls);
+        var clock = Stopwatch.StartNew();
+        using var second = new LocalHostFactory(hub);
+        _ = second.Server; // start it: the pump runs without any request
+        var took = await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the next host's delivery");
+        await Scenario.EventuallyAsync(async () => await scenario.CallbackStatusAsync(second, id) == "delivered", Patience, "callback status delivered");
+        await Task.Delay(500);
+        var call = Assert.Single(receiver.Calls);
+        Assert.True(call.SignatureValid(Scenario.Secret));
+        Assert.Equal(id, JsonDocument.Parse(call.Body).RootElement.GetProperty("approvalId").GetString());
+        output.WriteLine($"the restarted host delivered {took.TotalMilliseconds:0} ms after starting");
+    }
+
+    [Fact]
+    public async Task Decision_HostFrozenHoldingLeases_OtherHostTakesOverAfterLeaseExpiry()
+    {
+        using var receiver = new CallbackReceiver();
+        var hub = LocalHostFactory.NewHub();
+
+        // The first host takes every shard lease at start-up and then never polls or renews again, as a host that
+        // was killed would: its leases (3 s) must expire before the second host may carry out the work.
+        using var frozen = new LocalHostFactory(hub, pollMilliseconds: Never, leaseSeconds: 3);
+        var scenario = await Scenario.CreateAsync(frozen, Scenario.Workflow(receiver.Url));
+        var id = await scenario.SubmitAsync(frozen);
+        await Scenario.ExpectAsync(await scenario.ApproveAsync(frozen, id, "a1"), HttpStatusCode.OK);
+
+        var clock = Stopwatch.StartNew();
+        using var second = new LocalHostFactory(hub, leaseSeconds: 3);
+        _ = second.Server;
+        var took = await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the other host's delivery");
+        await Task.Delay(500);
+        Assert.Single(receiver.Calls);
+        Assert.Equal("delivered", await scenario.CallbackStatusAsync(second, id));
+        output.WriteLine($"taken over and delivered {took.TotalMilliseconds:0} ms after the second host started");
+    }
+
+    [Fact]
+    public async Task Timer_DueWhileNoHostRuns_FiresWhenAHostStarts()
+    {
+        using var receiver = new CallbackReceiver();
+        var hub = LocalHostFactory.NewHub();
+        Scenario scenario;
+        string id;
+        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never))
+        {
+            scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url,
+                stageExtra: """, "timeout": {"after": "PT2S", "action": "reject"}"""));
+            id = await scenario.SubmitAsync(first);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the stage timeout falls due while nothing runs
+        var clock = Stopwatch.StartNew();
+        using var second = new LocalHostFactory(hub);
+        _ = second.Server;
+        var fired = await Scenario.EventuallyAsync(async () => (await scenario.GetAsync(second, id)).GetProperty("status").GetString() == "rejected",
+            Patience, "the stage timeout to reject the request");
+        await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the rejection callback");
+        var call = Assert.Single(receiver.Acknowledged);
+        Assert.Equal("rejected", JsonDocument.Parse(call.Body).RootElement.GetProperty("outcome").GetString());
+        var actions = (await scenario.HistoryAsync(second, id)).GetProperty("entries").EnumerateArray()
+            .Select(e => e.GetProperty("action").GetString()).ToList();
+        Assert.Contains("stage.rejected", actions);
+        output.WriteLine($"the overdue timer fired {fired.TotalMilliseconds:0} ms after the host started");
+    }
+}
