@@ -24,9 +24,11 @@ trap cleanup EXIT INT TERM
 
 ensure_node_modules
 
-echo "==> building (Release)"
-dotnet build src/ApprovalFunctions.LocalHost -c Release --nologo -v quiet
-dotnet build bench/ApprovalFunctions.LoadTest -c Release --nologo -v quiet
+if [ "${APPROVALS_BENCH_SKIP_BUILD:-}" != "1" ]; then
+  echo "==> building (Release)"
+  dotnet build src/ApprovalFunctions.LocalHost -c Release --nologo -v quiet
+  dotnet build bench/ApprovalFunctions.LoadTest -c Release --nologo -v quiet
+fi
 
 PORT=$(free_port)
 echo "==> starting Azurite (tables, in memory) on 127.0.0.1:$PORT"
