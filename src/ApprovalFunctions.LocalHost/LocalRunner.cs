@@ -99,10 +99,11 @@ internal sealed class DueWorkPump(DueWorkRunner runner, LeaseStore leases, TimeP
 /// </summary>
 internal sealed partial class StorageInitializer(
     StorageTables tables, DirectoryStore directory, DefinitionStore definitions, IRuleEvaluator rules, TimeProvider time,
-    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService, IDisposable
+    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    // Cancelled on stop and never disposed: StopAsync may run after the container has disposed its services.
     private readonly CancellationTokenSource _stopping = new();
     private Task _retrying = Task.CompletedTask;
 
@@ -127,8 +128,6 @@ internal sealed partial class StorageInitializer(
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _retrying.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
-
-    public void Dispose() => _stopping.Dispose();
 
     private async Task RetryAsync(CancellationToken stopping)
     {
@@ -155,7 +154,9 @@ internal sealed partial class StorageInitializer(
     }
 
     private static bool IsStorageFailure(Exception ex) =>
-        ex is TableException or HttpRequestException or IOException || (ex is OperationCanceledException or TimeoutException);
+        ex is TableException or HttpRequestException or IOException or TimeoutException or OperationCanceledException
+            or Azure.RequestFailedException
+        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(IsStorageFailure)); // Azure.Core's retry policy gives up with one
 
     private async Task InitializeAsync(bool retry, CancellationToken cancellationToken)
     {

@@ -46,7 +46,9 @@ public sealed record ReceivedCall(string Path, IReadOnlyDictionary<string, strin
 /// A callback target on 127.0.0.1 (HttpListener on a free port) that records every POST and answers per
 /// <see cref="Mode"/>. Switch it between up and down while a test runs.
 /// </summary>
+#pragma warning disable CA1001 // the token source is cancelled, never disposed (see Dispose)
 public sealed class CallbackReceiver : IDisposable
+#pragma warning restore CA1001
 {
     private readonly HttpListener _listener = new();
     private readonly ConcurrentQueue<ReceivedCall> _calls = new();
@@ -97,7 +99,7 @@ public sealed class CallbackReceiver : IDisposable
         {
         }
 
-        _stop.Dispose();
+        // _stop is not disposed: handlers still parked on its token would throw ObjectDisposedException.
     }
 
     private async Task AcceptLoopAsync()
