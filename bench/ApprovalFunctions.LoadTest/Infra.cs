@@ -270,6 +270,32 @@ internal sealed class CountingAzurite(Environment2 env) : IDisposable
         throw new TimeoutException("the counting Azurite did not start");
     }
 
+    /// <summary>Requests served so far, as "METHOD table" in order (the hub prefix is cut off the table name).</summary>
+    public List<string> Log(string hub)
+    {
+        var list = new List<string>();
+        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            var at = line.IndexOf(Marker, StringComparison.Ordinal);
+            if (at < 0)
+            {
+                continue;
+            }
+
+            var rest = line[(at + Marker.Length)..];
+            var method = rest.Split(' ')[0];
+            var url = rest.Split("RequestURL=", 2) is [_, var u] ? u.Split(' ')[0] : "";
+            var path = url.Split("/devstoreaccount1/", 2) is [_, var p] ? p : url;
+            var table = path.Split('(', '?')[0].Replace(hub, "", StringComparison.Ordinal);
+            var query = method == "GET" && (path.Contains("()", StringComparison.Ordinal) || !path.Contains('(', StringComparison.Ordinal)) ? " (query)" : "";
+            list.Add($"{method} {table}{query}");
+        }
+
+        return list;
+    }
+
     /// <summary>Requests served so far (after a short pause: the debug log is written asynchronously).</summary>
     public long Requests()
     {
