@@ -40,4 +40,28 @@ echo "==> starting the local host on http://localhost:7071 (Ctrl+C stops everyth
 export ASPNETCORE_URLS="${ASPNETCORE_URLS:-http://localhost:7071}"
 dotnet run --project src/ApprovalFunctions.LocalHost -c Release --no-build &
 HOST_PID=$!
+
+# Once the host answers /healthz, say how to use it (the first URL of ASPNETCORE_URLS, localhost for a wildcard).
+BASE="${ASPNETCORE_URLS%%;*}"
+BASE="${BASE/\/\/+:/\/\/localhost:}"; BASE="${BASE/\/\/\*:/\/\/localhost:}"; BASE="${BASE/\/\/0.0.0.0:/\/\/localhost:}"
+for _ in $(seq 1 300); do
+  if ! kill -0 "$HOST_PID" 2>/dev/null; then break; fi
+  if curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null; then
+    cat <<EOT
+
+==> ready on $BASE
+    dashboard:  $BASE/dashboard/
+    OpenAPI:    $BASE/openapi/v1.json
+    health:     $BASE/healthz (live)  $BASE/readyz (storage reachable)
+    a token (Development; demo users alice bob carol dave erin frank admin):
+      TOKEN=\$(curl -s -X POST $BASE/api/v1/dev/token -H 'Content-Type: application/json' -d '{"userId":"alice"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
+    then, e.g.:
+      curl -s "$BASE/api/v1/approvals?pendingMyApprovals=true" -H "Authorization: Bearer \$TOKEN"
+    Ctrl+C stops everything started here.
+
+EOT
+    break
+  fi
+  sleep 0.5
+done
 wait "$HOST_PID"
