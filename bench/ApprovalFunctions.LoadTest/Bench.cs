@@ -27,7 +27,7 @@ internal static class Bench
     public static async Task<int> RunAsync(Environment2 env, BenchSizes sizes, string outPath, TextWriter log)
     {
         var figures = new List<Figure>();
-        var notes = new List<string>();
+        var failures = new List<string>();
         var started = DateTimeOffset.UtcNow;
         var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
         var total = Stopwatch.StartNew();
@@ -140,16 +140,31 @@ internal static class Bench
 
         // ---- storage requests per lifecycle, counted by a dedicated Azurite logging every request ----
         log.WriteLine("storage requests per lifecycle ...");
-        var counted = await CountRequestsAsync(env, api, receiver, sizes.CountedLifecycles, sizes.Reps);
+        Counted? counted = null;
+        try
+        {
+            counted = await CountRequestsAsync(env, api, receiver, sizes.CountedLifecycles, sizes.Reps);
+        }
+        catch (Exception ex)
+        {
+            failures.Add($"storage requests per lifecycle: {ex.GetType().Name}: {ex.Message}");
+        }
+
+        if (counted is not null)
+        {
         figures.Add(new("Storage requests per lifecycle (1 stage, 1 approver, callback)", $"{counted.OneStage:F1}", "<= 12",
             counted.OneStage <= 12, $"all requests host→Azurite while the lifecycles ran, minus the idle poller's rate ({counted.IdlePerSecond:F1}/s); " +
             $"without subtracting: {counted.OneStageRaw:F1}; runs {string.Join(", ", counted.OneStageRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))}" + Miss(counted.OneStage, 12, false)));
         figures.Add(new("Storage requests per lifecycle (2 stages, callback)", $"{counted.TwoStage:F1}", "—", null, $"without subtracting idle: {counted.TwoStageRaw:F1}"));
+        }
 
         // ---- scale: my-approvals page, timers, memory ----
         log.WriteLine($"populating {sizes.PageSmall} pending requests ...");
         var populated = 0;
         var populateSw = Stopwatch.StartNew();
+        var populateRate = 0.0;
+        try
+        {
         async Task PopulateTo(int n)
         {
             await Stats.ForEach(Enumerable.Range(populated, n - populated), Clients, async i => await api.SubmitAsync(url, "bench.fill", $"P-{i}"));
@@ -163,7 +178,7 @@ internal static class Bench
 
         log.WriteLine($"populating {sizes.PageLarge} pending requests ...");
         await PopulateTo(sizes.PageLarge);
-        var populateRate = (sizes.PageLarge) / populateSw.Elapsed.TotalSeconds;
+        populateRate = sizes.PageLarge / populateSw.Elapsed.TotalSeconds;
         var pageLarge = await PageLatencyAsync(api, url, sizes.PageOps, sizes.Reps);
         var largeNote = sizes.PageLarge < 100_000 ? $" (target is at 100,000; measured at {sizes.PageLarge:N0}: see below)" : "";
         figures.Add(new($"'My approvals' page p99 at {sizes.PageLarge:N0} pending", Ms(pageLarge.P99), "<= 20 ms" + largeNote, pageLarge.P99 <= 20,
@@ -179,31 +194,57 @@ internal static class Bench
         var rss = host.RssBytes() / 1024.0 / 1024.0;
         figures.Add(new($"Host memory (RSS) at {sizes.PageLarge:N0} active requests", $"{rss:F0} MB", "<= 250 MB" + largeNote, rss <= 250,
             "VmRSS from /proc after populating, workstation GC" + Miss(rss, 250, false)));
+        }
+        catch (Exception ex)
+        {
+            failures.Add($"scale suites (page latency, timers, memory) after populating {populated:N0}: {ex.GetType().Name}: {ex.Message}");
+        }
 
         // ---- load safety ----
         log.WriteLine("load safety: racing decisions ...");
-        var race = await Safety.RaceAsync(api, url, sizes.RaceRequests, 20, Clients);
+        var race = await Attempt("racing decisions", () => Safety.RaceAsync(api, url, sizes.RaceRequests, 20, Clients));
         log.WriteLine("load safety: hostile requests ...");
         var tables = new StorageTables(new TableServiceClient(env.Storage), hub);
-        var pendingForHostile = await api.SubmitAsync(url, "bench.decide", "HOSTILE");
-        await Task.Delay(1500);
-        var hostile = await Safety.HostileAsync(api, url, tables, pendingForHostile, sizes.Hostile, Clients);
+        var hostile = await Attempt("hostile requests", async () =>
+        {
+            var pendingForHostile = await api.SubmitAsync(url, "bench.decide", "HOSTILE");
+            await Task.Delay(1500);
+            return await Safety.HostileAsync(api, url, tables, pendingForHostile, sizes.Hostile, Clients);
+        });
 
         // ---- chaos ----
         log.WriteLine("chaos ...");
         host.Kill();
-        var chaos = await Chaos.RunAsync(env, sizes.ChaosRequests, sizes.ChaosKills, 16, log);
-        log.WriteLine(chaos.Verdict);
+        var chaos = await Attempt("chaos", () => Chaos.RunAsync(env, sizes.ChaosRequests, sizes.ChaosKills, 16, log));
+        log.WriteLine(chaos?.Verdict ?? "chaos: did not complete");
 
         var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
-        await File.WriteAllTextAsync(outPath, Markdown(env, sizes, figures, raw, race, hostile, chaos, counted, started, total.Elapsed, loadBefore, loadAfter, populateRate));
+        await File.WriteAllTextAsync(outPath, Markdown(env, sizes, figures, raw, race, hostile, chaos, counted, failures, started, total.Elapsed, loadBefore, loadAfter, populateRate));
         log.WriteLine($"wrote {outPath}");
         foreach (var f in figures)
         {
             log.WriteLine($"  {f.Name}: {f.Value} [{f.Target}] {(f.Met is null ? "" : f.Met.Value ? "met" : "MISSED")}");
         }
 
-        return chaos.Pass && race.Pass && hostile.Pass ? 0 : 1;
+        foreach (var f in failures)
+        {
+            log.WriteLine("  DID NOT COMPLETE: " + f);
+        }
+
+        return chaos is { Pass: true } && race is { Pass: true } && hostile is { Pass: true } && failures.Count == 0 ? 0 : 1;
+
+        async Task<T?> Attempt<T>(string name, Func<Task<T>> suite) where T : class
+        {
+            try
+            {
+                return await suite();
+            }
+            catch (Exception ex)
+            {
+                failures.Add($"{name}: {ex.GetType().Name}: {ex.Message}");
+                return null;
+            }
+        }
     }
 
     internal sealed record Counted(double OneStage, double OneStageRaw, IReadOnlyList<double> OneStageRuns, double TwoStage, double TwoStageRaw, double IdlePerSecond,
@@ -367,8 +408,8 @@ internal static class Bench
         return new TimerResult(Stats.Percentile(list, 50), Stats.Percentile(list, 99), list.Count, remaining.Count);
     }
 
-    private static string Markdown(Environment2 env, BenchSizes sizes, List<Figure> figures, RawBaseline.Result raw, RaceResult race,
-        HostileResult hostile, ChaosResult chaos, Counted counted, DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter, double populateRate)
+    private static string Markdown(Environment2 env, BenchSizes sizes, List<Figure> figures, RawBaseline.Result raw, RaceResult? race,
+        HostileResult? hostile, ChaosResult? chaos, Counted? counted, List<string> failures, DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter, double populateRate)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# Benchmarks: throughput, latency, load safety and chaos");
@@ -412,28 +453,64 @@ internal static class Bench
 
         sb.AppendLine("## Load safety");
         sb.AppendLine();
-        sb.AppendLine($"- Racing decisions: {race.Attempts:N0} approve attempts ({race.Requests} single-approver stages × 20 distinct eligible approvers, 64 in flight, shuffled) " +
-                      $"in {race.Seconds:F1} s: {race.Acks} acknowledged, {race.Refused} refused (409/422), {race.ServerErrors} 5xx; ledgers with more than one approval: " +
-                      $"{race.DoubleApprovals}; requests left unapproved: {race.NotApproved}. **{(race.Pass ? "PASS" : "FAIL")}**");
-        sb.AppendLine($"- Hostile input: {hostile.Sent:N0} malformed, oversized (300 KB, 1 in 50), badly authenticated (none, garbage, expired, wrong key, alg none), " +
-                      $"bad-id, deeply nested, wrong-content-type and not-allowed requests, 64 in flight, in {hostile.Seconds:F1} s. Status codes: " +
-                      string.Join(", ", hostile.Statuses.OrderBy(k => k.Key).Select(k =>  k.Key < 0 ? $"connection closed by the host while the client was still sending ×{k.Value}" : $"{k.Key} ×{k.Value}")) +
-                      $". 5xx: {hostile.ServerErrors}. Storage rows in the hub's tables (leases excluded) before {hostile.RowsBefore}, after {hostile.RowsAfter} " +
-                      $"(changed tables: {hostile.RowDiff}). **{(hostile.Pass ? "PASS" : "FAIL")}**");
+        if (race is not null)
+        {
+            sb.AppendLine($"- Racing decisions: {race.Attempts:N0} approve attempts ({race.Requests} single-approver stages × 20 distinct eligible approvers, 64 in flight, shuffled) " +
+                          $"in {race.Seconds:F1} s: {race.Acks} acknowledged, {race.Refused} refused (409/422), {race.ServerErrors} 5xx; ledgers with more than one approval: " +
+                          $"{race.DoubleApprovals}; requests left unapproved: {race.NotApproved}. **{(race.Pass ? "PASS" : "FAIL")}**");
+        }
+        else
+        {
+            sb.AppendLine("- Racing decisions: did not complete (see below).");
+        }
+        if (hostile is not null)
+        {
+            sb.AppendLine($"- Hostile input: {hostile.Sent:N0} malformed, oversized (300 KB, 1 in 50), badly authenticated (none, garbage, expired, wrong key, alg none), " +
+                          $"bad-id, deeply nested, wrong-content-type and not-allowed requests, 64 in flight, in {hostile.Seconds:F1} s. Status codes: " +
+                          string.Join(", ", hostile.Statuses.OrderBy(k => k.Key).Select(k =>  k.Key < 0 ? $"connection closed by the host while the client was still sending ×{k.Value}" : $"{k.Key} ×{k.Value}")) +
+                          $". 5xx: {hostile.ServerErrors}. Storage rows in the hub's tables (leases excluded) before {hostile.RowsBefore}, after {hostile.RowsAfter} " +
+                          $"(changed tables: {hostile.RowDiff}). **{(hostile.Pass ? "PASS" : "FAIL")}**");
+        }
+        else
+        {
+            sb.AppendLine("- Hostile input: did not complete (see below).");
+        }
         sb.AppendLine();
         sb.AppendLine("## Chaos");
         sb.AppendLine();
-        sb.AppendLine($"Two host processes on one Azurite, {chaos.Requests} two-stage requests ({chaos.Requests * 2} approvals) driven by 16 concurrent clients through both hosts,");
-        sb.AppendLine($"a killer sending SIGKILL to a random host at random moments (0.3–1.5 s apart, only while the other host answers) and restarting it; approvals are paced");
-        sb.AppendLine("by kill progress so the kills spread over the whole run. Afterwards every request, ledger (`/history`, chain verified by the host) and callback is checked");
-        sb.AppendLine("against the decisions acknowledged with 2xx.");
-        sb.AppendLine();
-        sb.AppendLine("```");
-        sb.AppendLine(chaos.Verdict);
-        sb.AppendLine("```");
+        if (chaos is not null)
+        {
+            sb.AppendLine($"Two host processes on one Azurite, {chaos.Requests} two-stage requests ({chaos.Requests * 2} approvals) driven by 16 concurrent clients through both hosts,");
+            sb.AppendLine($"a killer sending SIGKILL to a random host at random moments (0.3–1.5 s apart, only while the other host answers) and restarting it; approvals are paced");
+            sb.AppendLine("by kill progress so the kills spread over the whole run. Afterwards every request, ledger (`/history`, chain verified by the host) and callback is checked");
+            sb.AppendLine("against the decisions acknowledged with 2xx.");
+            sb.AppendLine();
+            sb.AppendLine("```");
+            sb.AppendLine(chaos.Verdict);
+            sb.AppendLine("```");
+        }
+        else
+        {
+            sb.AppendLine("Chaos did not complete (see below).");
+        }
+
         sb.AppendLine();
         sb.AppendLine("A shorter run (`-- chaos --short`: 50 requests, 100 approvals, at least 5 kills) is a step of `scripts/test.sh`.");
         sb.AppendLine();
+        if (failures.Count > 0)
+        {
+            sb.AppendLine("## Suites that did not complete");
+            sb.AppendLine();
+            foreach (var f in failures)
+            {
+                sb.AppendLine("- " + f);
+            }
+
+            sb.AppendLine();
+        }
+
+        if (counted is not null)
+        {
         sb.AppendLine("## Storage requests per lifecycle, by kind");
         sb.AppendLine();
         sb.AppendLine($"One-stage lifecycles (submit, one approval, callback acknowledged), {sizes.CountedLifecycles} one after another on a host of its own, counted by");
@@ -448,6 +525,8 @@ internal static class Bench
         }
 
         sb.AppendLine();
+        }
+
         sb.AppendLine("## Raw storage baseline");
         sb.AppendLine();
         sb.AppendLine($"The project's own table client (`ApprovalFunctions.Storage.Tables`), 64 concurrent workers, {sizes.RawSeconds:F0} s per run, each worker on its own");
