@@ -100,7 +100,7 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
         psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
-        psi.Environment["DOTNET_gcServer"] = "0";
+        // GC settings are left as the host ships them (Server GC, from the Web SDK): the memory figure is the product's.
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the host");
         Live[_process.Id] = this;
         if (_env.PidDir is { } dir)
