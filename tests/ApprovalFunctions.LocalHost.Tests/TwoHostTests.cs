@@ -13,9 +13,7 @@ public sealed class TwoHostTests(ITestOutputHelper output)
     [Fact]
     public Task Decisions_RacedOnTwoHosts_AppliedOnceAndEveryCallbackDelivered() => RaceAsync(exactlyOnce: false);
 
-    [Fact(Skip = "bug (Runtime): two due-work rows for one outbox item (intent-first rows of the winning and the losing " +
-        "commit, RequestProcessor.cs:305 keys them by commit time) are carried out concurrently in one batch by " +
-        "DueWorkRunner.RunOnceAsync, so 8 of 12 callbacks were POSTed twice with the same Idempotency-Key")]
+    [Fact]
     public Task Decisions_RacedOnTwoHosts_EachCallbackDeliveredExactlyOnce() => RaceAsync(exactlyOnce: true);
 
     private async Task RaceAsync(bool exactlyOnce)

@@ -18,6 +18,9 @@ public sealed record DueWorkRunnerOptions
     /// <summary>Items carried out at once (deliveries run concurrently, each with its own timeout).</summary>
     public int MaxConcurrency { get; init; } = 8;
 
+    /// <summary>Deliveries in flight at once per process (each with its own timeout; a hanging target holds one slot).</summary>
+    public int MaxDeliveries { get; init; } = 32;
+
     /// <summary>How far a row is pushed back when carrying it out threw (storage down, bad payload).</summary>
     public TimeSpan FailureDelay { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -41,6 +44,8 @@ public sealed partial class DueWorkRunner
     private readonly Func<double> _random;
     private readonly ILogger _logger;
     private readonly DueWorkRunnerOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _deliverySlots;
 
     /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
     public DueWorkRunner(RequestProcessor processor, RequestStore requests, DueWorkStore dueWork, DefinitionCache definitions, SubscriptionStore subscriptions,
@@ -64,42 +69,119 @@ public sealed partial class DueWorkRunner
         _random = random;
         _logger = logger ?? NullLogger<DueWorkRunner>.Instance;
         _options = options ?? new DueWorkRunnerOptions();
+        _deliverySlots = new SemaphoreSlim(_options.MaxDeliveries, _options.MaxDeliveries);
     }
 
-    /// <summary>Carries out the shard's rows due at <paramref name="now"/>; returns how many were handled (a failed item is pushed back by <see cref="DueWorkRunnerOptions.FailureDelay"/>).</summary>
+    /// <summary>
+    /// Carries out the shard's rows due at <paramref name="now"/> and waits for the deliveries it started; returns how
+    /// many were handled (a failed item is pushed back by <see cref="DueWorkRunnerOptions.FailureDelay"/>).
+    /// </summary>
     public async Task<int> RunOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var (handled, started) = await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(started).ConfigureAwait(false);
+        return handled;
+    }
+
+    /// <summary>
+    /// Like <see cref="RunOnceAsync"/>, but deliveries go on in the background: a slow or hanging target holds only
+    /// its own item, never the poll loop or other deliveries. A row whose outbox item is already being delivered by
+    /// this process (or a second due row for the same item) is left for a later poll, where it is found delivered and
+    /// dropped, so one item is never sent twice at once.
+    /// </summary>
+    public async Task<int> StartOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        (await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false)).Handled;
+
+    /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
+    public Task DrainAsync() => Task.WhenAll(_inFlight.Values.ToArray());
+
+    private async Task<(int Handled, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var items = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
         RuntimeTelemetry.ObserveDepth(shard, items.Count);
+        var started = new List<Task>();
         if (items.Count == 0)
         {
-            return 0;
+            return (0, started);
         }
 
-        var handled = 0;
-        await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
+        var inline = new List<DueWorkItem>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.Kind != DueWorkItem.OutboxKind)
+            {
+                inline.Add(item);
+                continue;
+            }
+
+            var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_inFlight.TryAdd(key, done.Task))
+            {
+                started.Add(DeliverInBackgroundAsync(item, key, done, cancellationToken));
+            }
+        }
+
+        var handled = started.Count;
+        await Parallel.ForEachAsync(inline, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                try
+                if (await RunGuardedAsync(item, ct).ConfigureAwait(false))
                 {
-                    await RunItemAsync(item, ct).ConfigureAwait(false);
                     Interlocked.Increment(ref handled);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    // Move the row back so a poison row cannot hold the head of its shard (rows are read oldest first).
-                    LogItemFailed(ex, item.Kind, item.RequestId, item.Key);
-                    try
-                    {
-                        await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + _options.FailureDelay, ct).ConfigureAwait(false);
-                    }
-                    catch (Exception again) when (again is not OperationCanceledException)
-                    {
-                        LogItemFailed(again, item.Kind, item.RequestId, item.Key);
-                    }
-                }
             }).ConfigureAwait(false);
-        return handled;
+        return (handled, started);
+    }
+
+    private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Yield();
+            await _deliverySlots.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await RunGuardedAsync(item, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _deliverySlots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: the row stays due and is delivered after the restart (or by another process).
+        }
+        finally
+        {
+            _inFlight.TryRemove(key, out _);
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>Carries out one row; on failure moves it back so a poison row cannot hold the head of its shard.</summary>
+    private async Task<bool> RunGuardedAsync(DueWorkItem item, CancellationToken ct)
+    {
+        try
+        {
+            await RunItemAsync(item, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            LogItemFailed(ex, item.Kind, item.RequestId, item.Key);
+            try
+            {
+                await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + _options.FailureDelay, ct).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is not OperationCanceledException)
+            {
+                LogItemFailed(again, item.Kind, item.RequestId, item.Key);
+            }
+
+            return false;
+        }
     }
 
     /// <summary>Runs every shard once (tests, single-process hosts).</summary>
@@ -308,7 +390,7 @@ public sealed partial class DueWorkPoller
             _held[shard] = lease;
             if (lease is not null)
             {
-                total += await _runner.RunOnceAsync(shard, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                total += await _runner.StartOnceAsync(shard, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -343,13 +425,19 @@ public sealed partial class DueWorkPoller
         }
         finally
         {
+            // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
+            // process never picks up an item this one is still sending.
+            await _runner.DrainAsync().ConfigureAwait(false);
+
+            // Best effort and bounded: an unreleased lease simply expires.
+            using var release = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             foreach (var lease in _held.OfType<ShardLease>())
             {
                 try
                 {
-                    await _leases.ReleaseAsync(lease, CancellationToken.None).ConfigureAwait(false);
+                    await _leases.ReleaseAsync(lease, release.Token).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is ApprovalFunctions.Storage.Tables.TableException)
+                catch (Exception ex) when (ex is not OperationCanceledException || release.IsCancellationRequested)
                 {
                     LogPollFailed(ex);
                 }
