@@ -112,6 +112,7 @@ internal static class Bench
         var lifecycleRates = new List<double>();
         var callbackDelays = new List<double>();
         var callbackP50s = new List<double>();
+        var lateCallbacks = 0;
         for (var rep = 0; rep < sizes.Reps; rep++)
         {
             var delays = new System.Collections.Concurrent.ConcurrentBag<double>();
@@ -123,8 +124,15 @@ internal static class Bench
                 await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
                 await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
                 var decided = Stopwatch.GetTimestamp();
-                var at = await arrived.WaitAsync(TimeSpan.FromSeconds(120));
-                delays.Add(Stats.Ms(decided, at));
+                try
+                {
+                    var at = await arrived.WaitAsync(TimeSpan.FromSeconds(20));
+                    delays.Add(Stats.Ms(decided, at));
+                }
+                catch (TimeoutException)
+                {
+                    Interlocked.Increment(ref lateCallbacks);
+                }
             });
             lifecycleRates.Add(sizes.Lifecycles / sw.Elapsed.TotalSeconds);
             callbackP50s.Add(Stats.Percentile([.. delays], 50));
@@ -136,7 +144,7 @@ internal static class Bench
             Runs(lifecycleRates) + Miss(lifecycles, 100, true)));
         var cbP50 = Stats.Median(callbackP50s);
         figures.Add(new("Callback delivered after final decision, p50", Ms(cbP50), "<= 100 ms", cbP50 <= 100,
-            Runs(callbackP50s, "ms") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; due-work poll interval 200 ms (default)" + Miss(cbP50, 100, false)));
+            Runs(callbackP50s, "ms") + (lateCallbacks > 0 ? $"; **{lateCallbacks} callbacks had not arrived 20 s after the final decision (excluded from the percentiles; the lifecycle rate counts the wait)**" : "") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; due-work poll interval 200 ms (default)" + Miss(cbP50, 100, false)));
 
         // ---- storage requests per lifecycle, counted by a dedicated Azurite logging every request ----
         log.WriteLine("storage requests per lifecycle ...");
