@@ -132,6 +132,14 @@ public static class ApprovalEndpoints
         }
 
         var entries = await store.GetLedgerAsync(caller.TenantId, id, ct).ConfigureAwait(false);
+
+        // The ledger is read after the state; entries a later commit appended are not covered by the head read here,
+        // so the answer is the ledger as of that state (read again for newer entries).
+        if (entries.Count > stored.State.LedgerLength)
+        {
+            entries = [.. entries.Take((int)stored.State.LedgerLength)];
+        }
+
         var verification = LedgerChain.Verify(caller.TenantId, id, entries, stored.State.LedgerHead);
         return TypedResults.Json(new HistoryView(id, verification.IsValid, verification.Reason, stored.State.LedgerHead, entries), ApiJson.Options);
     }

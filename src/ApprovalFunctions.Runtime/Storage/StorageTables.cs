@@ -8,7 +8,8 @@ namespace ApprovalFunctions.Runtime.Storage;
 /// </summary>
 public sealed class StorageTables
 {
-    private readonly Lazy<Task> _created;
+    private readonly Lock _createLock = new();
+    private Task? _created;
 
     /// <summary>Creates the table clients (no I/O). <paramref name="hubName"/> is reduced to ASCII letters and digits.</summary>
     public StorageTables(TableServiceClient service, string hubName)
@@ -30,7 +31,6 @@ public sealed class StorageTables
         Integrations = Table("Integrations");
         Replay = Table("Replay");
         Subscriptions = Table("Subscriptions");
-        _created = new Lazy<Task>(CreateAllAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The service client the tables share.</summary>
@@ -82,9 +82,25 @@ public sealed class StorageTables
     public IReadOnlyList<TableClient> All =>
         [Requests, Inbox, Requesters, Records, FailedCallbacks, DueWork, Leases, Definitions, Directory, Idempotency, Integrations, Replay, Subscriptions];
 
-    /// <summary>Creates every table that does not exist yet; runs once per instance, later calls await the same work.</summary>
-    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) =>
-        _created.Value.WaitAsync(cancellationToken);
+    /// <summary>
+    /// Creates every table that does not exist yet; runs once per instance, later calls await the same work. A failed
+    /// attempt (storage not reachable yet) is not kept: the next call tries again.
+    /// </summary>
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        Task created;
+        lock (_createLock)
+        {
+            if (_created is null || _created.IsFaulted || _created.IsCanceled)
+            {
+                _created = CreateAllAsync();
+            }
+
+            created = _created;
+        }
+
+        return created.WaitAsync(cancellationToken);
+    }
 
     /// <summary>One cheap point read to prove storage answers (readiness probe). Throws when it does not.</summary>
     public async Task PingAsync(CancellationToken cancellationToken = default) =>
