@@ -2,6 +2,7 @@ using ApprovalFunctions.Api;
 using ApprovalFunctions.Engine.Definitions;
 using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.Rules;
+using ApprovalFunctions.Runtime;
 using ApprovalFunctions.Runtime.Delivery;
 using ApprovalFunctions.Runtime.Processing;
 using ApprovalFunctions.Runtime.Storage;
@@ -14,36 +15,32 @@ internal static class LocalRunner
 {
     public static IServiceCollection AddLocalRunner(this IServiceCollection services, IConfiguration configuration)
     {
+        // One composition root for the stores, caches, processor and runner (the same wiring every host uses).
+        services.AddHttpClient("deliveries", http => http.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton(sp =>
         {
+            var time = sp.GetRequiredService<TimeProvider>();
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
-            var client = ConnectionSettings.CreateServiceClient(key => configuration[key],
-                new TableClientOptions { TimeProvider = sp.GetRequiredService<TimeProvider>() });
-            return new StorageTables(client, hub);
+            var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
+            var sender = new HttpDeliverySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), time, Random.Shared.NextDouble);
+            return ApprovalRuntime.Create(client, hub, sp.GetRequiredService<IRuleEvaluator>(), time, sender, Random.Shared,
+                sp.GetRequiredService<ILoggerFactory>());
         });
-        services.AddSingleton<RequestStore>();
-        services.AddSingleton<DefinitionStore>();
-        services.AddSingleton(sp => new DefinitionCache(sp.GetRequiredService<DefinitionStore>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<DirectoryStore>();
-        services.AddSingleton(sp => new DirectoryCache(sp.GetRequiredService<DirectoryStore>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IndexStore>();
-        services.AddSingleton<IdempotencyStore>();
-        services.AddSingleton<IntegrationStore>();
-        services.AddSingleton<ReplayGuard>();
-        services.AddSingleton(sp => new SubscriptionStore(sp.GetRequiredService<StorageTables>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<DueWorkStore>();
-        services.AddSingleton<LeaseStore>();
-        services.AddHttpClient("deliveries", http => http.Timeout = Timeout.InfiniteTimeSpan);
-        services.AddSingleton<IDeliverySender>(sp => new HttpDeliverySender(
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble));
-        services.AddSingleton(sp => new RequestProcessor(
-            sp.GetRequiredService<RequestStore>(), sp.GetRequiredService<IndexStore>(), sp.GetRequiredService<DueWorkStore>(),
-            sp.GetRequiredService<DefinitionCache>(), sp.GetRequiredService<DirectoryCache>(), sp.GetRequiredService<SubscriptionStore>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RequestProcessor>>()));
-        services.AddSingleton(sp => new DueWorkRunner(
-            sp.GetRequiredService<RequestProcessor>(), sp.GetRequiredService<RequestStore>(), sp.GetRequiredService<DueWorkStore>(),
-            sp.GetRequiredService<DefinitionCache>(), sp.GetRequiredService<SubscriptionStore>(), sp.GetRequiredService<IDeliverySender>(),
-            sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble, sp.GetRequiredService<ILogger<DueWorkRunner>>()));
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Tables);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Requests);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Definitions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DefinitionCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Directory);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DirectoryCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Index);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Idempotency);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Integrations);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Replay);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Subscriptions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DueWork);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Leases);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Processor);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Runner);
         services.AddSingleton<IApprovalCommands, LocalApprovalCommands>();
         services.AddHostedService<StorageInitializer>();
         services.AddHostedService<DueWorkPump>();
@@ -80,15 +77,16 @@ internal sealed class LocalApprovalCommands(RequestProcessor processor) : IAppro
 /// work one shard at once. Work that fell due while the host was down is found on the first pass. Stopping the host
 /// cancels the loop, which releases the leases so another process takes over at once.
 /// </summary>
-internal sealed class DueWorkPump(DueWorkRunner runner, LeaseStore leases, TimeProvider time, IConfiguration configuration,
-    ILogger<DueWorkPoller> logger) : BackgroundService
+internal sealed class DueWorkPump(ApprovalRuntime runtime, IConfiguration configuration) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
         var interval = TimeSpan.FromMilliseconds(configuration.GetValue("Approvals:PollMilliseconds", 200));
+        var maxInterval = TimeSpan.FromMilliseconds(configuration.GetValue("Approvals:MaxPollMilliseconds", 1000));
         var leaseDuration = TimeSpan.FromSeconds(configuration.GetValue("Approvals:LeaseSeconds", 15));
-        return new DueWorkPoller(runner, leases, time, owner, interval, leaseDuration, logger).RunAsync(stoppingToken);
+        var wakeOnCommit = configuration.GetValue("Approvals:WakeOnCommit", true);
+        return runtime.CreatePoller(owner, interval, maxInterval, leaseDuration, wakeOnCommit).RunAsync(stoppingToken);
     }
 }
 

@@ -33,7 +33,9 @@ public sealed class ApprovalRuntime
         Index = new IndexStore(tables);
         DueWork = new DueWorkStore(tables);
         Leases = new LeaseStore(tables, time);
-        Processor = new RequestProcessor(Requests, Index, DueWork, DefinitionCache, DirectoryCache, Subscriptions, time, loggers.CreateLogger<RequestProcessor>());
+        Signal = new DueWorkSignal();
+        Processor = new RequestProcessor(Requests, Index, DueWork, DefinitionCache, DirectoryCache, Subscriptions, time, loggers.CreateLogger<RequestProcessor>(),
+            Signal);
         Runner = new DueWorkRunner(Processor, Requests, DueWork, DefinitionCache, Subscriptions, sender, time, random, loggers.CreateLogger<DueWorkRunner>());
     }
 
@@ -79,6 +81,9 @@ public sealed class ApprovalRuntime
     /// <summary>Shard leases.</summary>
     public LeaseStore Leases { get; }
 
+    /// <summary>Wakes this process's poller when a commit here creates due work.</summary>
+    public DueWorkSignal Signal { get; }
+
     /// <summary>The request processor.</summary>
     public RequestProcessor Processor { get; }
 
@@ -108,7 +113,11 @@ public sealed class ApprovalRuntime
         return new ApprovalRuntime(new StorageTables(service, hubName), rules, time, sender, Next, loggers ?? NullLoggerFactory.Instance);
     }
 
-    /// <summary>A poller for this process (<paramref name="owner"/> = a unique process id, e.g. machine name + pid).</summary>
-    public DueWorkPoller CreatePoller(string owner, TimeSpan? interval = null) =>
-        new(Runner, Leases, Time, owner, interval, null, _loggers.CreateLogger<DueWorkPoller>());
+    /// <summary>
+    /// A poller for this process (<paramref name="owner"/> = a unique process id, e.g. machine name + pid); see
+    /// <see cref="DueWorkPoller"/> for the intervals. <paramref name="wakeOnCommit"/> lets this process's commits wake it.
+    /// </summary>
+    public DueWorkPoller CreatePoller(string owner, TimeSpan? interval = null, TimeSpan? maxInterval = null, TimeSpan? leaseDuration = null,
+        bool wakeOnCommit = true) =>
+        new(Runner, Leases, Time, owner, interval, leaseDuration, _loggers.CreateLogger<DueWorkPoller>(), wakeOnCommit ? Signal : null, maxInterval);
 }

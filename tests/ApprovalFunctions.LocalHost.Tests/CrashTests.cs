@@ -17,7 +17,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         using var receiver = new CallbackReceiver();
         var hub = LocalHostFactory.NewHub();
         Scenario scenario;
-        using (var setup = new LocalHostFactory(hub, pollMilliseconds: 600_000))
+        using (var setup = new LocalHostFactory(hub, pollMilliseconds: 600_000, wakeOnCommit: false))
         {
             scenario = await Scenario.CreateAsync(setup, Scenario.Workflow(receiver.Url));
         }
@@ -34,6 +34,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         start.Environment["AzureWebJobsStorage"] = LocalHostFactory.Storage;
         start.Environment["Approvals__HubName"] = hub;
         start.Environment["Approvals__PollMilliseconds"] = "600000"; // takes the leases at start, then never delivers
+        start.Environment["Approvals__WakeOnCommit"] = "false"; // nor is it woken by its own commits
         start.Environment["Approvals__LeaseSeconds"] = "3";
         start.Environment["Approvals__SeedDemoData"] = "false";
         start.Environment["Auth__DevSigningKey"] = LocalHostFactory.SigningKey;

@@ -18,9 +18,12 @@ public sealed class LocalHostFactory : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
 
-    /// <summary>A host on <paramref name="hubName"/> (a fresh hub when null) polling every <paramref name="pollMilliseconds"/>.</summary>
+    /// <summary>
+    /// A host on <paramref name="hubName"/> (a fresh hub when null) polling every <paramref name="pollMilliseconds"/>;
+    /// <paramref name="wakeOnCommit"/> false makes a host that only carries out due work when it polls.
+    /// </summary>
     public LocalHostFactory(string? hubName = null, int pollMilliseconds = 50, int leaseSeconds = 3, string? storage = null,
-        IReadOnlyDictionary<string, string?>? extra = null)
+        IReadOnlyDictionary<string, string?>? extra = null, bool wakeOnCommit = true)
     {
         HubName = hubName ?? NewHub();
         _settings = new Dictionary<string, string?>
@@ -30,6 +33,7 @@ public sealed class LocalHostFactory : WebApplicationFactory<Program>
             ["Approvals:SeedDemoData"] = "false",
             ["Approvals:PollMilliseconds"] = pollMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Approvals:LeaseSeconds"] = leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Approvals:WakeOnCommit"] = wakeOnCommit ? "true" : "false",
             ["Auth:DevSigningKey"] = SigningKey,
             ["Auth:Audience"] = "approvals",
         };

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
 using Xunit.Abstractions;
 
 namespace ApprovalFunctions.LocalHost.Tests;
@@ -23,7 +25,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         var hub = LocalHostFactory.NewHub();
         Scenario scenario;
         string id;
-        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never))
+        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false))
         {
             scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url));
             id = await scenario.SubmitAsync(first);
@@ -45,26 +47,36 @@ public sealed class RestartTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Decision_HostFrozenHoldingLeases_OtherHostTakesOverAfterLeaseExpiry()
+    public async Task Decision_HostDiedHoldingLeases_OtherHostTakesOverAfterLeaseExpiry()
     {
         using var receiver = new CallbackReceiver();
         var hub = LocalHostFactory.NewHub();
+        Scenario scenario;
+        string id;
+        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false))
+        {
+            scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url));
+            id = await scenario.SubmitAsync(first);
+            await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
+        }
 
-        // The first host takes every shard lease at start-up and then never polls or renews again, as a host that
-        // was killed would: its leases (3 s) must expire before the second host may carry out the work.
-        using var frozen = new LocalHostFactory(hub, pollMilliseconds: Never, leaseSeconds: 3);
-        var scenario = await Scenario.CreateAsync(frozen, Scenario.Workflow(receiver.Url));
-        var id = await scenario.SubmitAsync(frozen);
-        await Scenario.ExpectAsync(await scenario.ApproveAsync(frozen, id, "a1"), HttpStatusCode.OK);
+        // A process that died holding every shard lease (3 s): the other host must wait for them to expire.
+        var leases = new LeaseStore(new StorageTables(new TableServiceClient(LocalHostFactory.Storage), hub), TimeProvider.System);
+        for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+        {
+            Assert.NotNull(await leases.TryAcquireAsync(shard, "dead-process", TimeSpan.FromSeconds(3)));
+        }
 
         var clock = Stopwatch.StartNew();
         using var second = new LocalHostFactory(hub, leaseSeconds: 3);
         _ = second.Server;
-        var took = await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the other host's delivery");
+        await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the other host's delivery");
+        var took = clock.Elapsed;
         await Task.Delay(500);
         Assert.Single(receiver.Calls);
         Assert.Equal("delivered", await scenario.CallbackStatusAsync(second, id));
-        output.WriteLine($"taken over and delivered {took.TotalMilliseconds:0} ms after the second host started");
+        Assert.True(took >= TimeSpan.FromSeconds(2.5), $"delivered {took.TotalMilliseconds:0} ms after the dead process's 3 s leases were written");
+        output.WriteLine($"taken over and delivered {took.TotalMilliseconds:0} ms after the dead process's leases were written");
     }
 
     [Fact]
@@ -74,7 +86,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         var hub = LocalHostFactory.NewHub();
         Scenario scenario;
         string id;
-        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never))
+        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false))
         {
             scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url,
                 stageExtra: """, "timeout": {"after": "PT2S", "action": "reject"}"""));

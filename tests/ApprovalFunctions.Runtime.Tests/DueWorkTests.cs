@@ -199,6 +199,7 @@ public sealed class DueWorkTests
     {
         var h = await Harness.CreateAsync();
         var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "ghost");
         var timer = new TimerKey(TimerKind.Reminder, "manager", 1, 1, now);
         await h.Runtime.DueWork.AddAsync([
             DueWorkItem.Create(Harness.Tenant, "ghost", DueWorkItem.TimerKind, timer.ToString(), now, StateJson.SerializeTimer(timer)),
@@ -207,8 +208,49 @@ public sealed class DueWorkTests
         ]);
 
         Assert.Equal(3, await h.Runtime.Runner.RunAllOnceAsync(now));
-        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(DueWorkStore.ShardOf(Harness.Tenant, "ghost"), now.AddDays(1), 10));
+
+        // The timer and projection rows are gone at once; the outbox row (which may be racing its commit) is kept for
+        // the grace period, looked at twice, then dropped.
+        var kept = Assert.Single(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
+        Assert.Equal(DueWorkItem.OutboxKind, kept.Kind);
+        Assert.Equal(now + DueWorkRunner.OrphanRecheck, kept.DueAt);
+        h.Clock.Advance(DueWorkRunner.OrphanRecheck);
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        Assert.Equal(now + DueWorkRunner.OrphanGrace, Assert.Single(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10)).DueAt);
+        h.Clock.Advance(DueWorkRunner.OrphanGrace);
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
         Assert.Null(await h.Runtime.Requests.GetAsync(Harness.Tenant, "ghost"));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_OutboxRowSeenBeforeItsCommit_KeptAndDeliveredAfterTheCommit()
+    {
+        // The processor writes due rows before the commit that adds the outbox row; a poll in between must not lose it.
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("race"));
+        var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "race");
+        var early = DueWorkItem.Create(Harness.Tenant, "race", DueWorkItem.OutboxKind, OutboxItem.CallbackRowKey("race:1:approved"), now);
+        await h.Runtime.DueWork.AddAsync([early]);
+
+        await h.Runtime.Runner.RunOnceAsync(shard, now); // polled before the commit
+        Assert.Empty(target.Received);
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "race", Harness.Approve("manager", "bob"));
+        await h.Runtime.DueWork.DeleteAsync(early); // the commit's own due row (same time, same key): only the moved one is left
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now, 10));
+
+        h.Clock.Advance(DueWorkRunner.OrphanRecheck);
+        await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow());
+
+        var got = Assert.Single(target.Received);
+        Assert.Equal("race:1:approved", got.IdempotencyKey);
+        Assert.Equal(CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "race"))!.State.Callback!.Status);
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
     }
 
     [Fact]

@@ -36,11 +36,13 @@ internal static class TestStorage
 }
 
 /// <summary>A clock the test moves by hand.</summary>
-internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+internal sealed class ManualClock(DateTimeOffset start, bool running = false) : TimeProvider
 {
+    private readonly global::System.Diagnostics.Stopwatch _elapsed = global::System.Diagnostics.Stopwatch.StartNew();
     private DateTimeOffset _now = start;
 
-    public override DateTimeOffset GetUtcNow() => _now;
+    /// <summary>The set time, plus the real time since creation when the clock is <c>running</c> (pollers need time to pass).</summary>
+    public override DateTimeOffset GetUtcNow() => running ? _now + _elapsed.Elapsed : _now;
 
     public void Advance(TimeSpan by) => _now += by;
 }

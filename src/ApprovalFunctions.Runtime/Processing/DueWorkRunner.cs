@@ -44,6 +44,12 @@ public sealed partial class DueWorkRunner
     private readonly Func<double> _random;
     private readonly ILogger _logger;
     private readonly DueWorkRunnerOptions _options;
+    /// <summary>How long an outbox due row must have lacked its outbox row before it is dropped.</summary>
+    public static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>How soon an outbox due row found without its outbox row is looked at again.</summary>
+    public static readonly TimeSpan OrphanRecheck = TimeSpan.FromSeconds(2);
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _deliverySlots;
 
@@ -236,7 +242,7 @@ public sealed partial class DueWorkRunner
         var stored = await _requests.LoadAsync(item.TenantId, item.RequestId, ct).ConfigureAwait(false);
         if (stored is null || !stored.Outbox.TryGetValue(item.Key, out var outbox))
         {
-            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            await DropOrRecheckAsync(item, ct).ConfigureAwait(false);
             return;
         }
 
@@ -320,6 +326,32 @@ public sealed partial class DueWorkRunner
         await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + delay, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// An outbox due row without its outbox row. Due rows are written before the commit that adds the outbox row, so
+    /// a poll between the two sees exactly this; dropping the row then would leave a committed delivery nobody finds.
+    /// So the first sighting only moves the row <see cref="OrphanRecheck"/> later, noting when it was first seen; it
+    /// is deleted once it has been an orphan for <see cref="OrphanGrace"/> (a crash before the commit, a duplicate
+    /// submit, or an item already delivered).
+    /// </summary>
+    private async Task DropOrRecheckAsync(DueWorkItem item, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var seenBefore = long.TryParse(item.Payload, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var firstSeen)
+            && firstSeen <= now.UtcTicks;
+        if (seenBefore && now.UtcTicks - firstSeen >= OrphanGrace.Ticks)
+        {
+            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            return;
+        }
+
+        // Looked at again soon after the first sighting (the commit it raced is normally milliseconds away), then once
+        // more when the grace is over.
+        var (seen, recheck) = !seenBefore
+            ? (now.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture), now + OrphanRecheck)
+            : (item.Payload, new DateTimeOffset(firstSeen, TimeSpan.Zero) + OrphanGrace);
+        await _dueWork.RescheduleAsync(item with { Payload = seen }, recheck, ct).ConfigureAwait(false);
+    }
+
     private async Task DropAsync(DueWorkItem item, OutboxItem outbox, CancellationToken ct)
     {
         LogOrphan(outbox.RowKey, item.RequestId);
@@ -344,8 +376,12 @@ public sealed partial class DueWorkRunner
 }
 
 /// <summary>
-/// The polling loop a host runs in the background: every interval, for each shard whose lease this process holds
-/// (or can take), run the due work. Two processes share the shards through <see cref="LeaseStore"/>.
+/// The polling loop a host runs in the background: for each shard whose lease this process holds (or can take), run
+/// the due work. Two processes share the shards through <see cref="LeaseStore"/>. Each shard is polled on its own
+/// schedule: again at once while it had work, then at the base interval, backing off to the maximum while it stays
+/// empty; a <see cref="DueWorkSignal"/> from this process's commits wakes a shard at the time its new work falls due.
+/// So an idle host costs a few storage reads per second, and work committed here is carried out without waiting for
+/// a poll. Free shards are tried every third of the lease duration.
 /// </summary>
 public sealed partial class DueWorkPoller
 {
@@ -355,12 +391,19 @@ public sealed partial class DueWorkPoller
     private readonly ILogger _logger;
     private readonly string _owner;
     private readonly TimeSpan _interval;
+    private readonly TimeSpan _maxInterval;
     private readonly TimeSpan _leaseDuration;
+    private readonly DueWorkSignal? _signal;
+    private static readonly Task Never = new TaskCompletionSource().Task;
     private readonly ShardLease?[] _held = new ShardLease?[DueWorkStore.ShardCount];
 
-    /// <summary>Creates the poller; <paramref name="owner"/> identifies this process in the lease table.</summary>
+    /// <summary>
+    /// Creates the poller; <paramref name="owner"/> identifies this process in the lease table. <paramref name="interval"/>
+    /// (default 1 s) is how soon an empty shard is polled again, <paramref name="maxInterval"/> (default: the interval)
+    /// how far that backs off while it stays empty.
+    /// </summary>
     public DueWorkPoller(DueWorkRunner runner, LeaseStore leases, TimeProvider time, string owner, TimeSpan? interval = null, TimeSpan? leaseDuration = null,
-        ILogger<DueWorkPoller>? logger = null)
+        ILogger<DueWorkPoller>? logger = null, DueWorkSignal? signal = null, TimeSpan? maxInterval = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(leases);
@@ -371,24 +414,22 @@ public sealed partial class DueWorkPoller
         _time = time;
         _owner = owner;
         _interval = interval ?? TimeSpan.FromSeconds(1);
+        _maxInterval = maxInterval is { } max && max > _interval ? max : _interval;
         _leaseDuration = leaseDuration ?? TimeSpan.FromSeconds(30);
+        _signal = signal;
         _logger = logger ?? NullLogger<DueWorkPoller>.Instance;
     }
 
-    /// <summary>One pass: take or renew leases, run each held shard. Returns the items handled.</summary>
+    /// <summary>The shards this process holds a lease on (as of its last pass).</summary>
+    public int HeldShards => _held.Count(l => l is not null);
+
+    /// <summary>One pass over every shard: take or renew leases, run each held shard. Returns the items handled.</summary>
     public async Task<int> PollOnceAsync(CancellationToken cancellationToken = default)
     {
         var total = 0;
         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
         {
-            var lease = _held[shard];
-            lease = lease is not null && lease.ExpiresAt - _time.GetUtcNow() > _leaseDuration / 3
-                ? lease
-                : lease is null
-                    ? await _leases.TryAcquireAsync(shard, _owner, _leaseDuration, cancellationToken).ConfigureAwait(false)
-                    : await _leases.RenewAsync(lease, _leaseDuration, cancellationToken).ConfigureAwait(false);
-            _held[shard] = lease;
-            if (lease is not null)
+            if (await HoldAsync(shard, tryAcquire: true, cancellationToken).ConfigureAwait(false))
             {
                 total += await _runner.StartOnceAsync(shard, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             }
@@ -397,27 +438,122 @@ public sealed partial class DueWorkPoller
         return total;
     }
 
+    /// <summary>Renews a held lease near its expiry or (when <paramref name="tryAcquire"/>) takes a free one; true when held.</summary>
+    private async Task<bool> HoldAsync(int shard, bool tryAcquire, CancellationToken cancellationToken)
+    {
+        var lease = _held[shard];
+        if (lease is not null && lease.ExpiresAt - _time.GetUtcNow() > _leaseDuration / 3)
+        {
+            return true;
+        }
+
+        if (lease is null && !tryAcquire)
+        {
+            return false;
+        }
+
+        lease = lease is null
+            ? await _leases.TryAcquireAsync(shard, _owner, _leaseDuration, cancellationToken).ConfigureAwait(false)
+            : await _leases.RenewAsync(lease, _leaseDuration, cancellationToken).ConfigureAwait(false);
+        _held[shard] = lease;
+        return lease is not null;
+    }
+
     /// <summary>Polls until cancelled; storage errors are logged and the loop goes on. Releases held leases on the way out.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        var now = _time.GetUtcNow();
+        var next = new DateTimeOffset[DueWorkStore.ShardCount];
+        var idle = new TimeSpan[DueWorkStore.ShardCount];
+        Array.Fill(next, now);
+        Array.Fill(idle, _interval);
+        var nextAcquire = now;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                var woken = _signal?.Changed ?? Never;
+                var busy = false;
                 try
                 {
-                    var handled = await PollOnceAsync(cancellationToken).ConfigureAwait(false);
-                    if (handled > 0)
+                    now = _time.GetUtcNow();
+                    var acquire = now >= nextAcquire;
+                    if (acquire)
                     {
-                        continue; // more may be due: poll again at once
+                        nextAcquire = now + _leaseDuration / 3;
+                    }
+
+                    for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+                    {
+                        if (_signal?.Take(shard) is { } asked && asked < next[shard])
+                        {
+                            next[shard] = asked;
+                            idle[shard] = _interval;
+                        }
+
+                        var wasHeld = _held[shard] is not null;
+                        if (!await HoldAsync(shard, acquire, cancellationToken).ConfigureAwait(false))
+                        {
+                            continue;
+                        }
+
+                        now = _time.GetUtcNow();
+                        if (!wasHeld)
+                        {
+                            next[shard] = now; // newly taken: whatever fell due meanwhile is carried out at once
+                        }
+
+                        if (next[shard] > now)
+                        {
+                            continue;
+                        }
+
+                        if (await _runner.StartOnceAsync(shard, now, cancellationToken).ConfigureAwait(false) > 0)
+                        {
+                            busy = true; // more may be due: poll this shard again at once
+                            idle[shard] = _interval;
+                            next[shard] = now;
+                        }
+                        else
+                        {
+                            next[shard] = now + idle[shard];
+                            idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
+                        }
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     LogPollFailed(ex);
+                    busy = false;
+                    Array.Fill(next, _time.GetUtcNow() + _interval);
                 }
 
-                await Task.Delay(_interval, _time, cancellationToken).ConfigureAwait(false);
+                if (busy)
+                {
+                    continue;
+                }
+
+                // Sleep until the earliest held shard is due, a lease needs renewing, free shards are tried again, or a
+                // commit in this process signals new work.
+                var until = nextAcquire;
+                for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+                {
+                    if (_held[shard] is { } lease)
+                    {
+                        var renewAt = lease.ExpiresAt - _leaseDuration / 3;
+                        until = Min(until, Min(next[shard], renewAt));
+                    }
+                }
+
+                var delay = until - _time.GetUtcNow();
+                if (delay > TimeSpan.Zero)
+                {
+                    using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var timer = Task.Delay(delay, _time, sleep.Token);
+                    await Task.WhenAny(timer, woken).ConfigureAwait(false);
+                    await sleep.CancelAsync().ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -444,6 +580,8 @@ public sealed partial class DueWorkPoller
             }
         }
     }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Due-work poll failed; retrying")]
     private partial void LogPollFailed(Exception ex);

@@ -85,11 +85,12 @@ public sealed partial class RequestProcessor
     private readonly SubscriptionStore _subscriptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly DueWorkSignal? _signal;
     private readonly KeyedLock _locks = new();
 
     /// <summary>Creates the processor.</summary>
     public RequestProcessor(RequestStore requests, IndexStore index, DueWorkStore dueWork, DefinitionCache definitions, DirectoryCache directory,
-        SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null)
+        SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null, DueWorkSignal? signal = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(index);
@@ -106,6 +107,7 @@ public sealed partial class RequestProcessor
         _subscriptions = subscriptions;
         _time = time;
         _logger = logger ?? NullLogger<RequestProcessor>.Instance;
+        _signal = signal;
     }
 
     /// <summary>Test hook: commit without projecting, as if the process died right after the commit.</summary>
@@ -154,7 +156,7 @@ public sealed partial class RequestProcessor
                 : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
         }
 
-        Committed(evt, result);
+        Committed(evt, result, plan);
         await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
         return ProcessResult.From(result, result.State);
     }
@@ -241,14 +243,26 @@ public sealed partial class RequestProcessor
                 continue;
             }
 
-            Committed(evt, result);
+            Committed(evt, result, plan);
             await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
             return ProcessResult.From(result, result.State);
         }
     }
 
-    private void Committed(ApprovalEvent evt, EngineResult result)
+    private void Committed(ApprovalEvent evt, EngineResult result, Plan plan)
     {
+        if (_signal is not null)
+        {
+            // The rows are committed now (they were written before the commit): a poller in this process may act on them.
+            foreach (var row in plan.DueRows)
+            {
+                if (row.Kind != DueWorkItem.ProjectKind)
+                {
+                    _signal.Notify(row.Shard, row.DueAt);
+                }
+            }
+        }
+
         var name = evt.GetType().Name;
         RuntimeTelemetry.EventsApplied.Add(1, new KeyValuePair<string, object?>("event", name));
         if (evt is Decided decided)

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using ApprovalFunctions.Runtime.Processing;
+using ApprovalFunctions.Runtime.Storage;
+
+namespace ApprovalFunctions.Runtime.Tests;
+
+public sealed class PollerTests
+{
+    private static string CallbackJson(Uri url) => $$""" "callback":{"url":"{{url}}","events":["approved"],"secret":"s"},""";
+
+    [Fact]
+    public async Task RunAsync_CommitInThisProcess_WakesThePollerLongBeforeItsInterval()
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource();
+        var running = poller.RunAsync(stop.Token);
+        try
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("woken"));
+            var watch = Stopwatch.StartNew();
+            await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "woken", Harness.Approve("manager", "bob"));
+
+            await WaitAsync(() => target.Received.Count == 1, "the callback");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"delivered after {watch.Elapsed}, the poll interval is 60 s");
+            Assert.Equal("woken:1:approved", target.Received.Single().IdempotencyKey);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_Idle_BacksOffToTheMaximumInterval()
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(50), maxInterval: TimeSpan.FromMilliseconds(800));
+        using var stop = new CancellationTokenSource();
+        var running = poller.RunAsync(stop.Token);
+        try
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await Task.Delay(TimeSpan.FromSeconds(2)); // backs off 50 → 800 ms
+            h.Counter.Reset();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+
+            // At the base interval 16 shards × 3 s / 50 ms = 960 reads; at the maximum about 16 × 3 s / 800 ms = 60.
+            var requests = h.Counter.Count;
+            Assert.InRange(requests, 16, 160);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), "timed out waiting for " + what);
+            await Task.Delay(20);
+        }
+    }
+}
