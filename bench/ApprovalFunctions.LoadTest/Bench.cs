@@ -175,7 +175,20 @@ internal static class Bench
         {
         async Task PopulateTo(int n)
         {
-            await Stats.ForEach(Enumerable.Range(populated, n - populated), Clients, async i => await api.SubmitAsync(url, "bench.fill", $"P-{i}"));
+            // Progress every tenth of the way (populating 100,000 takes many minutes).
+            var from = populated;
+            var done = 0;
+            var step = Math.Max(1, (n - from) / 10);
+            var sw = Stopwatch.StartNew();
+            await Stats.ForEach(Enumerable.Range(from, n - from), Clients, async i =>
+            {
+                await api.SubmitAsync(url, "bench.fill", $"P-{i}");
+                var count = Interlocked.Increment(ref done);
+                if (count % step == 0)
+                {
+                    log.WriteLine($"  {from + count:N0} of {n:N0} submitted ({count / sw.Elapsed.TotalSeconds:F0}/s)");
+                }
+            });
             populated = n;
         }
 

@@ -3,6 +3,7 @@ using ApprovalFunctions.Api.Endpoints;
 using ApprovalFunctions.Api.Http;
 using ApprovalFunctions.Api.Rules;
 using ApprovalFunctions.Engine.Rules;
+using ApprovalFunctions.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,32 @@ namespace ApprovalFunctions.Api;
 /// <summary>Registers and maps the HTTP API. Both hosts call these two methods.</summary>
 public static class ApprovalsApi
 {
+    /// <summary>
+    /// Registers the runtime <paramref name="create"/> builds (one composition root: stores, caches, processor, runner)
+    /// and each of its members as a singleton, so handlers and hosted services resolve the same instances.
+    /// </summary>
+    public static IServiceCollection AddApprovalRuntime(this IServiceCollection services, Func<IServiceProvider, ApprovalRuntime> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        services.AddSingleton(create);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Tables);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Requests);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Definitions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DefinitionCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Directory);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DirectoryCache);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Index);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Idempotency);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Integrations);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Replay);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Subscriptions);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DueWork);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Leases);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Processor);
+        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Runner);
+        return services;
+    }
+
     /// <summary>Registers identity, rules, problem details and the OpenAPI document.</summary>
     public static IServiceCollection AddApprovalsApi(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {

@@ -40,27 +40,13 @@ public static class FunctionsHost
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IDeliverySender>(sp => new HttpDeliverySender(DeliveryHttp, sp.GetRequiredService<TimeProvider>(), Random.Shared.NextDouble));
-        services.AddSingleton(sp =>
+        services.AddApprovalRuntime(sp =>
         {
             var time = sp.GetRequiredService<TimeProvider>();
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
             return ApprovalRuntime.Create(client, configuration["Approvals:HubName"] ?? DefaultHubName, sp.GetRequiredService<IRuleEvaluator>(), time,
                 sp.GetRequiredService<IDeliverySender>(), Random.Shared, sp.GetRequiredService<ILoggerFactory>());
         });
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Tables);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Requests);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Definitions);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DefinitionCache);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Directory);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DirectoryCache);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Idempotency);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Integrations);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Replay);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Subscriptions);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Index);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DueWork);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Processor);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Runner);
         services.AddSingleton<IRequestSource, StoredRequestSource>();
         services.AddSingleton<IApprovalCommands>(sp => new DurableApprovalCommands(
             sp.GetRequiredService<IRequestSource>(), () => DurableClientScope.Current, sp.GetRequiredService<TimeProvider>()));

@@ -17,7 +17,7 @@ internal static class LocalRunner
     {
         // One composition root for the stores, caches, processor and runner (the same wiring every host uses).
         services.AddHttpClient("deliveries", http => http.Timeout = Timeout.InfiniteTimeSpan);
-        services.AddSingleton(sp =>
+        services.AddApprovalRuntime(sp =>
         {
             var time = sp.GetRequiredService<TimeProvider>();
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
@@ -26,21 +26,6 @@ internal static class LocalRunner
             return ApprovalRuntime.Create(client, hub, sp.GetRequiredService<IRuleEvaluator>(), time, sender, Random.Shared,
                 sp.GetRequiredService<ILoggerFactory>());
         });
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Tables);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Requests);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Definitions);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DefinitionCache);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Directory);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DirectoryCache);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Index);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Idempotency);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Integrations);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Replay);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Subscriptions);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().DueWork);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Leases);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Processor);
-        services.AddSingleton(sp => sp.GetRequiredService<ApprovalRuntime>().Runner);
         services.AddSingleton<IApprovalCommands, LocalApprovalCommands>();
         services.AddHostedService<StorageInitializer>();
         services.AddHostedService<DueWorkPump>();
