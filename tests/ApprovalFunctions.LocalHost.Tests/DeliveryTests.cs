@@ -14,6 +14,26 @@ public sealed class DeliveryTests(ITestOutputHelper output)
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     [Fact]
+    public async Task Decision_PollIntervalOneMinute_CommitWakesThePumpAndTheCallbackGoesOutAtOnce()
+    {
+        using var receiver = new CallbackReceiver();
+
+        // After its first pass at start-up this host would not poll again for a minute: only the wake-up its own
+        // commit sends can deliver the callback sooner.
+        using var host = new LocalHostFactory(pollMilliseconds: 60_000, extra: new Dictionary<string, string?> { ["Approvals:MaxPollMilliseconds"] = "60000" });
+        var scenario = await Scenario.CreateAsync(host, Scenario.Workflow(receiver.Url));
+        var id = await scenario.SubmitAsync(host);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the first pass (leases, every shard polled once) is over
+
+        await Scenario.ExpectAsync(await scenario.ApproveAsync(host, id, "a1"), HttpStatusCode.OK);
+        var took = await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the callback");
+
+        Assert.True(took < TimeSpan.FromSeconds(10), $"the callback came {took.TotalMilliseconds:0} ms after the decision; the poll interval is 60 s");
+        Assert.Equal(id, JsonDocument.Parse(Assert.Single(receiver.Calls).Body).RootElement.GetProperty("approvalId").GetString());
+        output.WriteLine($"callback {took.TotalMilliseconds:0} ms after the decision");
+    }
+
+    [Fact]
     public async Task Submit_EscalatedByTimerThenApproved_DeliversOneSignedCallback()
     {
         using var receiver = new CallbackReceiver();
