@@ -23,15 +23,7 @@ public sealed class RestartTests(ITestOutputHelper output)
     {
         using var receiver = new CallbackReceiver();
         var hub = LocalHostFactory.NewHub();
-        Scenario scenario;
-        string id;
-        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false))
-        {
-            scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url));
-            id = await scenario.SubmitAsync(first);
-            await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
-            Assert.Equal("pending", await scenario.CallbackStatusAsync(first, id));
-        }
+        var (scenario, id) = await ApprovedByAHostThatNeverDeliversAsync(hub, receiver.Url);
 
         Assert.Empty(receiver.Calls);
         var clock = Stopwatch.StartNew();
@@ -51,14 +43,7 @@ public sealed class RestartTests(ITestOutputHelper output)
     {
         using var receiver = new CallbackReceiver();
         var hub = LocalHostFactory.NewHub();
-        Scenario scenario;
-        string id;
-        using (var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false))
-        {
-            scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiver.Url));
-            id = await scenario.SubmitAsync(first);
-            await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
-        }
+        var (scenario, id) = await ApprovedByAHostThatNeverDeliversAsync(hub, receiver.Url);
 
         // A process that died holding every shard lease (3 s): the other host must wait for them to expire.
         var leases = new LeaseStore(new StorageTables(new TableServiceClient(LocalHostFactory.Storage), hub), TimeProvider.System);
@@ -106,5 +91,16 @@ public sealed class RestartTests(ITestOutputHelper output)
             .Select(e => e.GetProperty("action").GetString()).ToList();
         Assert.Contains("stage.rejected", actions);
         output.WriteLine($"the overdue timer fired {fired.TotalMilliseconds:0} ms after the host started");
+    }
+
+    /// <summary>A request approved on a host that then stops without delivering: its callback is left pending.</summary>
+    private static async Task<(Scenario Scenario, string Id)> ApprovedByAHostThatNeverDeliversAsync(string hub, Uri receiverUrl)
+    {
+        using var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false);
+        var scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiverUrl));
+        var id = await scenario.SubmitAsync(first);
+        await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
+        Assert.Equal("pending", await scenario.CallbackStatusAsync(first, id));
+        return (scenario, id);
     }
 }
