@@ -72,8 +72,9 @@ public sealed class StoredRequestSource(RequestProcessor processor, RequestStore
 /// (so <c>notRequired</c> and <c>quarantined</c> answer at once and the new request is readable immediately) and then
 /// gets its orchestration. Any other event is judged first: the engine runs as a dry run against the stored state, so a
 /// caller who may not decide gets the engine's refusal (403/409/422) and nothing is raised; then the orchestration must
-/// exist (404) and not have finished (409), because Durable Functions silently discards an event raised to a missing or
-/// finished instance. Only then is the event raised, and the answer is 202 with the state that was checked.
+/// not have finished (409), because Durable Functions silently discards an event raised to a finished instance. A stored
+/// open request without an orchestration (a crash right after the submit's commit) has it started first. Only then is
+/// the event raised, and the answer is 202 with the state that was checked.
 /// </summary>
 /// <param name="requests">Storage.</param>
 /// <param name="client">The current invocation's Durable Functions client (see <see cref="DurableClientScope"/>).</param>
@@ -103,16 +104,8 @@ public sealed class DurableApprovalCommands(IRequestSource requests, Func<Durabl
             // Scheduling over an existing instance id "may fail silently" (running) or recreate it (finished): check first.
             if (await durable.GetInstanceAsync(state.Id, false, cancellationToken).ConfigureAwait(false) is null)
             {
-                var input = new OrchestratorInput
-                {
-                    TenantId = state.TenantId,
-                    RequestId = state.Id,
-                    Snapshot = snapshot,
-                    PendingIntents = processed.Status == ProcessStatus.Applied
-                        ? [.. processed.Result!.Intents.Select(StateJson.SerializeIntent)]
-                        : [],
-                };
-                await durable.ScheduleNewOrchestrationInstanceAsync(OrchestrationNames.Orchestrator, input, new StartOrchestrationOptions(state.Id), cancellationToken)
+                await StartAsync(durable, state, snapshot,
+                    processed.Status == ProcessStatus.Applied ? [.. processed.Result!.Intents.Select(StateJson.SerializeIntent)] : [], cancellationToken)
                     .ConfigureAwait(false);
             }
         }
@@ -150,10 +143,20 @@ public sealed class DurableApprovalCommands(IRequestSource requests, Func<Durabl
         var instance = await durable.GetInstanceAsync(requestId, false, cancellationToken).ConfigureAwait(false);
         if (instance is null)
         {
-            return CommandResult.NotFound;
-        }
+            // The request is stored but its orchestration never started: the process died between the submit's commit and
+            // the start, and the client saw no 2xx. Start it now, as a retried submit would, and give it the event.
+            var snapshot = RequestSnapshot.From(state, definition);
+            if (!snapshot.Open)
+            {
+                // Defensive: the dry run accepted the event, so the request can still change; an orchestration started for
+                // a request that cannot would finish at once and the event would be dropped silently.
+                return new CommandResult(CommandStatus.Refused, state,
+                    new Refusal(RefusalCode.RequestClosed, "the request can no longer change; it takes no more events"));
+            }
 
-        if (instance.IsCompleted)
+            await StartAsync(durable, state, snapshot, [], cancellationToken).ConfigureAwait(false);
+        }
+        else if (instance.IsCompleted)
         {
             return new CommandResult(CommandStatus.Refused, state,
                 new Refusal(RefusalCode.RequestClosed, "the request's orchestration has finished; it takes no more events"));
@@ -161,5 +164,23 @@ public sealed class DurableApprovalCommands(IRequestSource requests, Func<Durabl
 
         await durable.RaiseEventAsync(requestId, OrchestrationNames.EventName, StateJson.SerializeEvent(evt), cancellationToken).ConfigureAwait(false);
         return new CommandResult(CommandStatus.Accepted, state);
+    }
+
+    /// <summary>
+    /// Schedules the request's orchestration (instance id = request id). An event raised right after reaches it: the
+    /// instance exists from this call on and runs its events after it starts. Two callers starting the same instance at
+    /// once is harmless: the second schedule over a pending or running instance "may fail silently" (docs/functions-api.md).
+    /// </summary>
+    private static Task StartAsync(DurableTaskClient durable, ApprovalState state, RequestSnapshot snapshot, IReadOnlyList<string> pendingIntents,
+        CancellationToken cancellationToken)
+    {
+        var input = new OrchestratorInput
+        {
+            TenantId = state.TenantId,
+            RequestId = state.Id,
+            Snapshot = snapshot,
+            PendingIntents = [.. pendingIntents],
+        };
+        return durable.ScheduleNewOrchestrationInstanceAsync(OrchestrationNames.Orchestrator, input, new StartOrchestrationOptions(state.Id), cancellationToken);
     }
 }

@@ -56,15 +56,38 @@ public sealed class DurableApprovalCommandsTests
     }
 
     [Fact]
-    public async Task ApplyAsync_NoOrchestrationInstance_NotFoundAndNothingRaised()
+    public async Task ApplyAsync_StoredRequestWithoutOrchestration_StartsItThenRaisesTheEvent()
     {
+        // A crash between the submit's commit and the orchestration's start: the request is stored, the instance is not.
         _source.Store(TestWorkflow.Submit().State);
         Instance("r1", null);
+        var order = new List<string>();
+        (TaskName Name, OrchestratorInput? Input, StartOrchestrationOptions? Options)? started = null;
+        _client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(),
+                It.IsAny<CancellationToken>()))
+            .Callback((TaskName name, object? input, StartOrchestrationOptions? options, CancellationToken _) =>
+            {
+                order.Add("start");
+                started = (name, (OrchestratorInput?)input, options);
+            })
+            .ReturnsAsync("r1");
+        _client.Setup(c => c.RaiseEventAsync(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<object?>(), It.IsAny<CancellationToken>()))
+            .Callback((string id, string name, object? payload, CancellationToken _) =>
+            {
+                order.Add("raise");
+                _raised.Add((id, name, payload));
+            })
+            .Returns(Task.CompletedTask);
 
         var result = await Commands.ApplyAsync(TestWorkflow.TenantId, "r1", TestWorkflow.Approve("alice"), CancellationToken.None);
 
-        Assert.Equal(CommandStatus.NotFound, result.Status);
-        Assert.Empty(_raised);
+        Assert.Equal(CommandStatus.Accepted, result.Status);
+        Assert.Equal(["start", "raise"], order);
+        Assert.Equal(OrchestrationNames.Orchestrator, started!.Value.Name);
+        Assert.Equal("r1", started.Value.Options!.InstanceId);
+        Assert.Equal(("r1", TestWorkflow.TenantId), (started.Value.Input!.RequestId, started.Value.Input.TenantId));
+        Assert.True(started.Value.Input.Snapshot!.Open);
+        Assert.Equal("r1", Assert.Single(_raised).InstanceId);
     }
 
     [Theory]

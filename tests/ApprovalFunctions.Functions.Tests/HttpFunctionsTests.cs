@@ -52,15 +52,22 @@ public sealed class HttpFunctionsTests
     }
 
     [Fact]
-    public async Task ApproveStage_NoOrchestrationInstance_404AndNothingRaised()
+    public async Task ApproveStage_StoredRequestWithoutOrchestration_StartsIt_202AndRaised()
     {
+        // The process died between the submit's commit and the orchestration's start: the decision starts it.
         Instance(null);
+        var startedFor = new List<string?>();
+        _client.Setup(c => c.ScheduleNewOrchestrationInstanceAsync(It.IsAny<TaskName>(), It.IsAny<object?>(), It.IsAny<StartOrchestrationOptions?>(),
+                It.IsAny<CancellationToken>()))
+            .Callback((TaskName _, object? _, StartOrchestrationOptions? options, CancellationToken _) => startedFor.Add(options?.InstanceId))
+            .ReturnsAsync("r1");
 
         var (status, body) = await ApproveAsync("alice");
 
-        Assert.Equal(404, status);
-        Assert.Equal("urn:approvals:problem:not-found", body.GetProperty("type").GetString());
-        Assert.Empty(_raisedTo);
+        Assert.Equal(202, status);
+        Assert.Equal("r1", body.GetProperty("id").GetString());
+        Assert.Equal(["r1"], startedFor);
+        Assert.Equal(["r1"], _raisedTo);
     }
 
     [Fact]
