@@ -60,6 +60,45 @@ public sealed class PollerTests
         }
     }
 
+    [Fact]
+    public async Task RunAsync_TwoProcesses_ShardsSplitEvenlyAndEveryCallbackDeliveredOnce()
+    {
+        var a = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        var b = await a.SecondProcessAsync();
+        using var target = new TestReceiver(_ => 200);
+        await a.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var lease = TimeSpan.FromSeconds(3); // free shards tried and shares recomputed every second
+        var first = a.Runtime.CreatePoller("proc-a", TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200), lease);
+        var second = b.Runtime.CreatePoller("proc-b", TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200), lease);
+        using var stop = new CancellationTokenSource();
+        var runningA = first.RunAsync(stop.Token);
+        await WaitAsync(() => first.HeldShards == DueWorkStore.ShardCount, "the first process to take every shard");
+        var runningB = second.RunAsync(stop.Token);
+        try
+        {
+            // The first process hands half back once it sees the second one's heartbeat; the second takes them.
+            await WaitAsync(() => first.HeldShards == 8 && second.HeldShards == 8, "an even split");
+
+            for (var i = 0; i < 12; i++)
+            {
+                var runtime = i % 2 == 0 ? a.Runtime : b.Runtime;
+                await runtime.Processor.SubmitAsync(Harness.Submit("s" + i, "INV-" + i));
+                await runtime.Processor.ApplyAsync(Harness.Tenant, "s" + i, Harness.Approve("manager", "bob"));
+            }
+
+            await WaitAsync(() => target.Received.Count >= 12, "every callback");
+            await Task.Delay(1000); // a duplicate would arrive here
+            Assert.Equal(12, target.Received.Count);
+            Assert.Equal(12, target.Received.Select(r => r.IdempotencyKey).Distinct().Count());
+            Assert.Equal((8, 8), (first.HeldShards, second.HeldShards));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(runningA, runningB);
+        }
+    }
+
     private static async Task WaitAsync(Func<bool> condition, string what)
     {
         var deadline = Stopwatch.StartNew();

@@ -101,6 +101,12 @@ public sealed partial class DueWorkRunner
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
     public Task DrainAsync() => Task.WhenAll(_inFlight.Values.ToArray());
 
+    /// <summary>True while a delivery from <paramref name="shard"/> is in flight (its lease must not be handed over yet).</summary>
+    public bool IsBusy(int shard) => _inFlight.Keys.Any(key => ShardOfKey(key) == shard);
+
+    // In-flight keys start with the item's shard: "{shard}\n{tenant}\n{request}\n{key}".
+    private static int ShardOfKey(string key) => int.Parse(key.AsSpan(0, key.IndexOf('\n', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+
     private async Task<(int Handled, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var items = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
@@ -120,7 +126,7 @@ public sealed partial class DueWorkRunner
                 continue;
             }
 
-            var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
+            var key = item.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n" + item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             if (_inFlight.TryAdd(key, done.Task))
             {
@@ -478,9 +484,11 @@ public sealed partial class DueWorkPoller
                 {
                     now = _time.GetUtcNow();
                     var acquire = now >= nextAcquire;
+                    var fair = DueWorkStore.ShardCount;
                     if (acquire)
                     {
                         nextAcquire = now + _leaseDuration / 3;
+                        fair = await BalanceAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
@@ -492,7 +500,7 @@ public sealed partial class DueWorkPoller
                         }
 
                         var wasHeld = _held[shard] is not null;
-                        if (!await HoldAsync(shard, acquire, cancellationToken).ConfigureAwait(false))
+                        if (!await HoldAsync(shard, acquire && HeldShards < fair, cancellationToken).ConfigureAwait(false))
                         {
                             continue;
                         }
@@ -565,7 +573,7 @@ public sealed partial class DueWorkPoller
             // process never picks up an item this one is still sending.
             await _runner.DrainAsync().ConfigureAwait(false);
 
-            // Best effort and bounded: an unreleased lease simply expires.
+            // Best effort and bounded: an unreleased lease or heartbeat simply expires.
             using var release = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             foreach (var lease in _held.OfType<ShardLease>())
             {
@@ -578,11 +586,46 @@ public sealed partial class DueWorkPoller
                     LogPollFailed(ex);
                 }
             }
+
+            try
+            {
+                await _leases.LeaveAsync(_owner, release.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || release.IsCancellationRequested)
+            {
+                LogPollFailed(ex);
+            }
         }
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
+    /// <summary>
+    /// Sends this process's heartbeat, counts the live processes and returns this one's fair share of the shards
+    /// (rounded up). Shards held above it are handed back, highest first, unless a delivery from them is still in flight
+    /// (then on a later pass), so another process can take them without ever sending an item this one is sending.
+    /// </summary>
+    private async Task<int> BalanceAsync(CancellationToken cancellationToken)
+    {
+        await _leases.HeartbeatAsync(_owner, _leaseDuration, cancellationToken).ConfigureAwait(false);
+        var members = await _leases.LiveMembersAsync(cancellationToken).ConfigureAwait(false);
+        var fair = (DueWorkStore.ShardCount + members - 1) / members;
+        for (var shard = DueWorkStore.ShardCount - 1; shard >= 0 && HeldShards > fair; shard--)
+        {
+            if (_held[shard] is { } lease && !_runner.IsBusy(shard))
+            {
+                _held[shard] = null;
+                await _leases.ReleaseAsync(lease, cancellationToken).ConfigureAwait(false);
+                LogHandedOver(shard, members);
+            }
+        }
+
+        return fair;
+    }
+
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Due-work poll failed; retrying")]
     private partial void LogPollFailed(Exception ex);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "Handed due-work shard {Shard} back: {Members} processes share the shards")]
+    private partial void LogHandedOver(int shard, int members);
 }

@@ -186,11 +186,13 @@ public sealed record ShardLease(int Shard, string Owner, DateTimeOffset ExpiresA
 
 /// <summary>
 /// Due-work shard leases in <c>{hub}Leases</c> (partition <c>lease</c>, row <c>shard{NN}</c>), ETag-guarded, so
-/// two host processes poll disjoint shards. A lease that is not renewed expires and another process takes it.
+/// two host processes poll disjoint shards. A lease that is not renewed expires and another process takes it. Partition
+/// <c>member</c> holds one heartbeat row per live process, so each can take its fair share of the shards.
 /// </summary>
 public sealed class LeaseStore
 {
     private const string Partition = "lease";
+    private const string MemberPartition = "member";
     private readonly TableClient _table;
     private readonly TimeProvider _time;
 
@@ -232,6 +234,41 @@ public sealed class LeaseStore
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Announces that <paramref name="owner"/> is alive and polling, until <paramref name="duration"/> from now (a row in
+    /// partition <c>member</c>). Processes count the live members to take only their fair share of the shards.
+    /// </summary>
+    public Task HeartbeatAsync(string owner, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        var entity = new TableEntity(MemberPartition, TableKey.Encode(owner)) { ["Owner"] = owner, ["ExpiresAt"] = _time.GetUtcNow() + duration };
+        return _table.UpsertAsync(entity, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    /// <summary>How many processes have a live heartbeat (at least 1: the caller is expected to have sent one).</summary>
+    public async Task<int> LiveMembersAsync(CancellationToken cancellationToken = default)
+    {
+        var now = _time.GetUtcNow();
+        var live = 0;
+        await foreach (var row in _table.QueryAsync(TableFilter.Format($"PartitionKey eq {MemberPartition}"), cancellationToken: cancellationToken)
+            .ConfigureAwait(false))
+        {
+            if (row.GetDateTimeOffset("ExpiresAt") is { } expires && expires > now)
+            {
+                live++;
+            }
+        }
+
+        return Math.Max(1, live);
+    }
+
+    /// <summary>Withdraws <paramref name="owner"/>'s heartbeat (on shutdown; an abandoned one simply expires).</summary>
+    public Task LeaveAsync(string owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        return _table.DeleteAsync(MemberPartition, TableKey.Encode(owner), "*", cancellationToken);
     }
 
     /// <summary>Extends a held lease; null when it was lost (another process took it after it expired).</summary>
