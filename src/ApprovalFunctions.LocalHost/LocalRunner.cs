@@ -97,7 +97,7 @@ internal sealed partial class StorageInitializer(
     {
         try
         {
-            await InitializeAsync(retry: false, cancellationToken).ConfigureAwait(false);
+            await InitializeAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStorageFailure(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -120,7 +120,7 @@ internal sealed partial class StorageInitializer(
             try
             {
                 await Task.Delay(delay, time, stopping).ConfigureAwait(false);
-                await InitializeAsync(retry: true, stopping).ConfigureAwait(false);
+                await InitializeAsync(stopping).ConfigureAwait(false);
                 LogStorageReachable(logger, tables.Service.Endpoint.ToString());
                 return;
             }
@@ -141,22 +141,10 @@ internal sealed partial class StorageInitializer(
             or Azure.RequestFailedException
         || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(IsStorageFailure)); // Azure.Core's retry policy gives up with one
 
-    private async Task InitializeAsync(bool retry, CancellationToken cancellationToken)
+    private async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        if (!retry)
-        {
-            await tables.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            // StorageTables.EnsureCreatedAsync runs once per instance and keeps its first (failed) outcome, so a retry
-            // creates the tables itself (each create is idempotent).
-            foreach (var table in tables.All)
-            {
-                await table.CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        // A failed attempt is not kept by StorageTables, so a retry creates whatever is still missing.
+        await tables.EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
         await SeedAsync(cancellationToken).ConfigureAwait(false);
         Initialized = true;
     }
