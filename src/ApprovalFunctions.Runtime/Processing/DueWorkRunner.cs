@@ -50,7 +50,7 @@ public sealed partial class DueWorkRunner
     /// <summary>How soon an outbox due row found without its outbox row is looked at again.</summary>
     public static readonly TimeSpan OrphanRecheck = TimeSpan.FromSeconds(2);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Shard, Task Done)> _inFlight = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _deliverySlots;
 
     /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
@@ -99,13 +99,10 @@ public sealed partial class DueWorkRunner
         (await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false)).Handled;
 
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
-    public Task DrainAsync() => Task.WhenAll(_inFlight.Values.ToArray());
+    public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).ToArray());
 
     /// <summary>True while a delivery from <paramref name="shard"/> is in flight (its lease must not be handed over yet).</summary>
-    public bool IsBusy(int shard) => _inFlight.Keys.Any(key => ShardOfKey(key) == shard);
-
-    // In-flight keys start with the item's shard: "{shard}\n{tenant}\n{request}\n{key}".
-    private static int ShardOfKey(string key) => int.Parse(key.AsSpan(0, key.IndexOf('\n', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+    public bool IsBusy(int shard) => _inFlight.Values.Any(v => v.Shard == shard);
 
     private async Task<(int Handled, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -126,9 +123,9 @@ public sealed partial class DueWorkRunner
                 continue;
             }
 
-            var key = item.Shard.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n" + item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
+            var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_inFlight.TryAdd(key, done.Task))
+            if (_inFlight.TryAdd(key, (item.Shard, done.Task)))
             {
                 started.Add(DeliverInBackgroundAsync(item, key, done, cancellationToken));
             }
