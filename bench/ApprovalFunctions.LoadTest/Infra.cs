@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using ApprovalFunctions.Api.Auth;
+using ApprovalFunctions.Storage.Tables;
 
 namespace ApprovalFunctions.LoadTest;
 
@@ -227,8 +228,8 @@ internal sealed class CountingAzurite(Environment2 env) : IDisposable
     private int _port;
 
     public string ConnectionString =>
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
-        $"TableEndpoint=http://127.0.0.1:{_port}/devstoreaccount1;";
+        $"DefaultEndpointsProtocol=http;AccountName={TableConnectionString.DevelopmentAccountName};AccountKey={TableConnectionString.DevelopmentAccountKey};" +
+        $"TableEndpoint=http://127.0.0.1:{_port}/{TableConnectionString.DevelopmentAccountName};";
 
     private string LogFile => Path.Combine(_dir, "debug.log");
 
@@ -274,20 +275,11 @@ internal sealed class CountingAzurite(Environment2 env) : IDisposable
     public List<string> Log(string hub)
     {
         var list = new List<string>();
-        using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        while (reader.ReadLine() is { } line)
+        foreach (var rest in RequestLines())
         {
-            var at = line.IndexOf(Marker, StringComparison.Ordinal);
-            if (at < 0)
-            {
-                continue;
-            }
-
-            var rest = line[(at + Marker.Length)..];
             var method = rest.Split(' ')[0];
             var url = rest.Split("RequestURL=", 2) is [_, var u] ? u.Split(' ')[0] : "";
-            var path = url.Split("/devstoreaccount1/", 2) is [_, var p] ? p : url;
+            var path = url.Split($"/{TableConnectionString.DevelopmentAccountName}/", 2) is [_, var p] ? p : url;
             var table = path.Split('(', '?')[0].Replace(hub, "", StringComparison.Ordinal);
             var query = method == "GET" && (path.Contains("()", StringComparison.Ordinal) || !path.Contains('(', StringComparison.Ordinal)) ? " (query)" : "";
             list.Add($"{method} {table}{query}");
@@ -296,21 +288,22 @@ internal sealed class CountingAzurite(Environment2 env) : IDisposable
         return list;
     }
 
-    /// <summary>Requests served so far (after a short pause: the debug log is written asynchronously).</summary>
-    public long Requests()
+    /// <summary>Requests served so far (the debug log is written asynchronously: the last few may not be in it yet).</summary>
+    public long Requests() => RequestLines().LongCount();
+
+    /// <summary>The debug log's one line per served request, from just after its marker.</summary>
+    private IEnumerable<string> RequestLines()
     {
-        long count = 0;
         using var stream = new FileStream(LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         using var reader = new StreamReader(stream);
         while (reader.ReadLine() is { } line)
         {
-            if (line.Contains(Marker, StringComparison.Ordinal))
+            var at = line.IndexOf(Marker, StringComparison.Ordinal);
+            if (at >= 0)
             {
-                count++;
+                yield return line[(at + Marker.Length)..];
             }
         }
-
-        return count;
     }
 
     public void Dispose()

@@ -22,9 +22,10 @@ public sealed class HealthTests(ITestOutputHelper output)
     public async Task Health_StorageUnreachable_HostStartsLiveButNotReady()
     {
         var closed = CallbackReceiver.FreePort();
-        var storage = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
-            "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
-            $"TableEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;";
+        var account = ApprovalFunctions.Storage.Tables.TableConnectionString.DevelopmentAccountName;
+        var storage = $"DefaultEndpointsProtocol=http;AccountName={account};" +
+            $"AccountKey={ApprovalFunctions.Storage.Tables.TableConnectionString.DevelopmentAccountKey};" +
+            $"TableEndpoint=http://127.0.0.1:{closed}/{account};";
         var clock = Stopwatch.StartNew();
         using var host = new LocalHostFactory(storage: storage);
         using var client = host.CreateClient(); // start-up must not throw for unreachable storage
