@@ -69,7 +69,7 @@ public sealed class TwoHostTests(ITestOutputHelper output)
             await Scenario.EventuallyAsync(async () => await scenario.CallbackStatusAsync(b, id) == "delivered", TimeSpan.FromSeconds(30), "delivered status");
         }
 
-        // Read once every commit has landed: the history endpoint reads state and ledger separately (see report).
+        // Read once every commit has landed, each request through the host that did not submit it.
         for (var i = 0; i < ids.Count; i++)
         {
             var id = ids[i];
