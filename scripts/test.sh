@@ -15,6 +15,23 @@ trap cleanup EXIT INT TERM
 
 ensure_node_modules
 
+# The third-party conformance cases live in the shared/ folder beside the repository. A clone made elsewhere from a
+# local checkout (git clone /path/to/checkout /tmp/x) finds it beside the checkout it was cloned from.
+if [ -z "${APPROVALS_SHARED_DIR:-}" ]; then
+  ORIGIN="$(git -C "$ROOT" config --get remote.origin.url 2>/dev/null || true)"
+  for candidate in "$ROOT/../shared" ${ORIGIN:+"$ORIGIN/../shared"}; do
+    if [ -f "$candidate/conformance/jsonlogic/compatible.json" ]; then
+      APPROVALS_SHARED_DIR="$(cd "$candidate" && pwd)"
+      export APPROVALS_SHARED_DIR
+      break
+    fi
+  done
+fi
+if [ -z "${APPROVALS_SHARED_DIR:-}" ]; then
+  echo "!!! shared/conformance was not found beside the repository (or beside the checkout it was cloned from):"
+  echo "!!! the JSON Logic conformance tests will fail. Set APPROVALS_SHARED_DIR to the shared/ folder."
+fi
+
 # The dashboard's end-to-end tests drive Debian's system Chromium through Playwright (never a downloaded
 # browser). Install the distribution package when it is missing (CI runs as root), and tell the tests where it is.
 if [ -z "${CHROMIUM_PATH:-}" ]; then

@@ -7,7 +7,8 @@ namespace ApprovalFunctions.Rules.Tests;
 /// <summary>Runs every case of the shared JSON Logic conformance suite straight from its file.</summary>
 public sealed class ConformanceTests
 {
-    private const string SuiteRelativePath = "shared/conformance/jsonlogic/compatible.json";
+    private const string SuiteInShared = "conformance/jsonlogic/compatible.json";
+    private const string SuiteRelativePath = "shared/" + SuiteInShared;
 
     private static readonly Lazy<JsonElement[]> Cases = new(LoadCases);
 
@@ -68,9 +69,21 @@ public sealed class ConformanceTests
             .Select(e => e.Clone())];
     }
 
-    /// <summary>Walks up from the test assembly until a directory holds the shared suite (shared/ sits beside the repo).</summary>
+    /// <summary>
+    /// The shared suite: under <c>APPROVALS_SHARED_DIR</c> when set (scripts/test.sh sets it), otherwise found by walking
+    /// up from the test assembly until a directory holds it (shared/ sits beside the repo).
+    /// </summary>
     internal static string FindSuite()
     {
+        if (Environment.GetEnvironmentVariable("APPROVALS_SHARED_DIR") is { Length: > 0 } shared)
+        {
+            var given = Path.Combine(shared, SuiteInShared);
+            if (File.Exists(given))
+            {
+                return given;
+            }
+        }
+
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var candidate = Path.Combine(dir.FullName, SuiteRelativePath);
