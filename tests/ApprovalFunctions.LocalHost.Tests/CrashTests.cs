@@ -65,6 +65,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                 model = Scenario.Model, recordId = "PO-crash", title = "Chairs", record = new { amount = 100 },
             })), HttpStatusCode.Created);
             id = created.GetProperty("id").GetString()!;
+            await Scenario.FirstPassDoneAsync(hub);
             http.DefaultRequestHeaders.Authorization = Bearer(scenario.Tenant, "a1", "approver");
             await Scenario.ExpectAsync(await http.PostAsync(new Uri($"/api/v1/approvals/{id}/stages/s1/approve", UriKind.Relative),
                 Scenario.Json(new { comment = "ok" })), HttpStatusCode.OK);

@@ -23,7 +23,7 @@ public sealed class DeliveryTests(ITestOutputHelper output)
         using var host = new LocalHostFactory(pollMilliseconds: 60_000, extra: new Dictionary<string, string?> { ["Approvals:MaxPollMilliseconds"] = "60000" });
         var scenario = await Scenario.CreateAsync(host, Scenario.Workflow(receiver.Url));
         var id = await scenario.SubmitAsync(host);
-        await Task.Delay(TimeSpan.FromSeconds(2)); // the first pass (leases, every shard polled once) is over
+        await Scenario.FirstPassDoneAsync(host.HubName);
 
         await Scenario.ExpectAsync(await scenario.ApproveAsync(host, id, "a1"), HttpStatusCode.OK);
         var took = await Scenario.EventuallyAsync(() => Task.FromResult(receiver.Acknowledged.Count >= 1), Patience, "the callback");

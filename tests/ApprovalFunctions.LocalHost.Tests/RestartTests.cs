@@ -99,6 +99,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         using var first = new LocalHostFactory(hub, pollMilliseconds: Never, wakeOnCommit: false);
         var scenario = await Scenario.CreateAsync(first, Scenario.Workflow(receiverUrl));
         var id = await scenario.SubmitAsync(first);
+        await Scenario.FirstPassDoneAsync(hub);
         await Scenario.ExpectAsync(await scenario.ApproveAsync(first, id, "a1"), HttpStatusCode.OK);
         Assert.Equal("pending", await scenario.CallbackStatusAsync(first, id));
         return (scenario, id);

@@ -111,6 +111,28 @@ public sealed class Scenario
         }
     }
 
+    /// <summary>
+    /// Waits until a host on <paramref name="hub"/> has made its first due-work pass at start-up: it holds all 16 shard
+    /// leases (taken one by one, each polled as it is taken), plus a moment for the last shard's poll. A host that
+    /// should not carry out due work after start-up (a long poll interval, no wake-up on commit) is only so from then on.
+    /// </summary>
+    public static async Task FirstPassDoneAsync(string hub)
+    {
+        var leases = new ApprovalFunctions.Runtime.Storage.StorageTables(
+            new ApprovalFunctions.Storage.Tables.TableServiceClient(LocalHostFactory.Storage), hub).Leases;
+        await EventuallyAsync(async () =>
+        {
+            var held = 0;
+            await foreach (var _ in leases.QueryAsync(ApprovalFunctions.Storage.Tables.TableFilter.Format($"PartitionKey eq {"lease"}")))
+            {
+                held++;
+            }
+
+            return held == ApprovalFunctions.Runtime.Storage.DueWorkStore.ShardCount;
+        }, TimeSpan.FromSeconds(30), "the host's first due-work pass");
+        await Task.Delay(500);
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes; returns the time it took.</summary>
     public static async Task<TimeSpan> EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
