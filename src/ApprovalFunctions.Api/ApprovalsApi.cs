@@ -65,7 +65,17 @@ public static class ApprovalsApi
                 problem.Type = Problems.TypePrefix + Problems.FrameworkSlug(problem.Status ?? context.HttpContext.Response.StatusCode);
             }
         });
-        services.AddOpenApi("v1", options => options.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi("v1", options => options.AddSchemaTransformer((schema, context, _) =>
+        {
+            // A ledger hash is written by its own converter, so the generator cannot see that it is a string.
+            if (context.JsonTypeInfo.Type == typeof(Engine.Ledger.LedgerHash))
+            {
+                schema.Type = Microsoft.OpenApi.JsonSchemaType.String;
+                schema.Description = "SHA-256 chain hash: 64 lowercase hex characters.";
+            }
+
+            return Task.CompletedTask;
+        }).AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "ApprovalFunctions API";
             document.Info.Version = "v1";

@@ -87,7 +87,7 @@ public static class ApprovalEngine
             case Selected selected:
             {
                 var definition = selected.Definition;
-                var work = new Work(state, definition, directory, now);
+                var work = Work.Start(state, definition, directory, now);
                 work.Workflow = new WorkflowRef(definition.Id, definition.Version);
                 work.Stages = NewStages(definition);
                 work.Log(requester, null, "submitted", null, null,
@@ -105,7 +105,7 @@ public static class ApprovalEngine
 
             case Quarantined quarantined:
             {
-                var work = new Work(state, null, directory, now);
+                var work = Work.Start(state, null, directory, now);
                 work.Status = RequestStatus.Quarantined;
                 work.QuarantineReason = quarantined.Reason;
                 work.DecidedAt = now;
@@ -116,7 +116,7 @@ public static class ApprovalEngine
 
             default:
             {
-                var work = new Work(state, null, directory, now);
+                var work = Work.Start(state, null, directory, now);
                 work.Status = RequestStatus.NotRequired;
                 work.DecidedAt = now;
                 work.Log(requester, null, "notRequired", null, selection.Explanation, null);
@@ -344,12 +344,31 @@ public static class ApprovalEngine
             }
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         var responses = Append(stage.Responses, new StageResponse(actor, decided.Decision, decided.Comment, onBehalfOf, now));
         var achieved = decided.Decision == DecisionKind.Approve ? Consensus.Achieved(responses, stageDefinition, directory) : 0;
-        var updated = decided.Decision == DecisionKind.Approve
-            ? stage with { Responses = responses, Remaining = Math.Max(0, stage.Required - achieved) }
-            : stage with { Responses = responses };
+        var completes = decided.Decision == DecisionKind.Approve && achieved >= stage.Required;
+        string? rejectedNote = null;
+        if (decided.Decision == DecisionKind.Reject)
+        {
+            if (stageDefinition.Rejection == RejectionStyle.Veto)
+            {
+                rejectedNote = "rejected by " + actor;
+            }
+            else if (!Consensus.Reachable(responses, stage.Approvers, stage.Required, stageDefinition, directory))
+            {
+                rejectedNote = "approval can no longer be reached";
+            }
+        }
+
+        // One copy of the stage for "voted and closed" instead of two: approving and rejecting ones are the hot paths.
+        var updated = completes
+            ? stage with { Responses = responses, Remaining = 0, Status = StageStatus.Approved, ClosedAt = now, Unassignable = false }
+            : rejectedNote is not null
+                ? stage with { Responses = responses, Status = StageStatus.Rejected, ClosedAt = now, Note = rejectedNote, Unassignable = false }
+                : decided.Decision == DecisionKind.Approve
+                    ? stage with { Responses = responses, Remaining = Math.Max(0, stage.Required - achieved) }
+                    : stage with { Responses = responses };
         work.Log(actor, onBehalfOf, DecisionName(decided.Decision), stage.Id, decided.Comment,
             decided.Actor.IntegrationId is { } integration ? Detail.Object("integration", integration) : null);
         work.Do(new InboxRemove(actor, stage.Id, Decided: true));
@@ -362,17 +381,12 @@ public static class ApprovalEngine
         {
             case DecisionKind.Approve:
             {
-                if (achieved >= updated.Required)
+                work.Stages[index] = updated;
+                if (completes)
                 {
-                    // One copy for "voted and closed" instead of two: this is the stage-advancing hot path.
-                    work.Stages[index] = updated with { Status = StageStatus.Approved, ClosedAt = now, Unassignable = false };
                     RemoveOpenInbox(work, updated, actor);
                     work.Log(SystemActor, null, "stage.approved", stage.Id, null, null);
                     AdvanceAfter(work, updated.Order);
-                }
-                else
-                {
-                    work.Stages[index] = updated;
                 }
 
                 break;
@@ -381,13 +395,10 @@ public static class ApprovalEngine
             case DecisionKind.Reject:
             {
                 work.Stages[index] = updated;
-                if (stageDefinition.Rejection == RejectionStyle.Veto || !Consensus.Reachable(updated, stageDefinition, directory))
+                if (rejectedNote is not null)
                 {
-                    var note = stageDefinition.Rejection == RejectionStyle.Veto
-                        ? "rejected by " + actor
-                        : "approval can no longer be reached";
-                    CloseStage(work, index, StageStatus.Rejected, note, actor);
-                    work.Log(SystemActor, null, "stage.rejected", stage.Id, stageDefinition.DenialMessage, Detail.Object("reason", note));
+                    RemoveOpenInbox(work, updated, actor);
+                    work.Log(SystemActor, null, "stage.rejected", stage.Id, stageDefinition.DenialMessage, Detail.Object("reason", rejectedNote));
                     Finish(work, RequestStatus.Rejected, SystemActor, stageDefinition.DenialMessage);
                 }
 
@@ -428,7 +439,7 @@ public static class ApprovalEngine
             return Refuse(state, RefusalCode.NotAnApprover, actor + " may not comment on stage '" + stage.Id + "'");
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         var index = work.IndexOfStage(stage.Id);
         work.Stages[index] = stage with { Responses = Append(stage.Responses, new StageResponse(actor, DecisionKind.Comment, decided.Comment, null, now)) };
         work.Log(actor, null, "comment", stage.Id, decided.Comment, null);
@@ -544,7 +555,7 @@ public static class ApprovalEngine
     {
         var now = work.Now;
         var stage = work.Stages[index];
-        var resolution = ApproverResolver.Resolve(definition.Approvers, work.Requester, work.Subjects, work.AllowSelfApproval, work.Directory, work.GetRuleData);
+        var resolution = ApproverResolver.Resolve(definition.Approvers, work.Requester, work.Subjects, work.AllowSelfApproval, work.Directory, work);
         if (resolution.Error is not null)
         {
             Quarantine(work, "stage '" + stage.Id + "': " + resolution.Error);
@@ -644,8 +655,10 @@ public static class ApprovalEngine
     /// <summary>Removes the inbox entries of approvers who have not voted (and their delegates in effect).</summary>
     private static void RemoveOpenInbox(Work work, StageState stage, string? except)
     {
-        foreach (var approver in stage.Approvers)
+        var approvers = stage.Approvers;
+        for (var i = 0; i < approvers.Count; i++)
         {
+            var approver = approvers[i];
             if (string.Equals(approver, except, StringComparison.Ordinal) || Consensus.SlotUsed(stage, approver))
             {
                 continue;
@@ -702,11 +715,12 @@ public static class ApprovalEngine
     private static void Finish(Work work, RequestStatus outcome, string actor, string? comment)
     {
         var name = StatusName(outcome);
-        CloseOpenStages(work, outcome == RequestStatus.Expired ? StageStatus.Expired : StageStatus.Cancelled, "request " + name);
+        var (action, closedNote) = OutcomeTexts(outcome);
+        CloseOpenStages(work, outcome == RequestStatus.Expired ? StageStatus.Expired : StageStatus.Cancelled, closedNote);
         work.Status = outcome;
         work.DecidedAt = work.Now;
-        work.Log(actor, null, "approval." + name, null, comment, null);
-        work.Emit("approval." + name, null, [work.Requester]);
+        work.Log(actor, null, action, null, comment, null);
+        work.Emit(action, null, [work.Requester]);
         work.Do(new Notify(NotificationKind.Outcome, null, [work.Requester]));
         var callback = work.Definition?.Callback;
         if (callback is not null && Contains(callback.Events, name))
@@ -738,7 +752,7 @@ public static class ApprovalEngine
                 return NoOp(state);
             }
 
-            var expiring = new Work(state, definition, directory, now);
+            var expiring = Work.Start(state, definition, directory, now);
             Finish(expiring, RequestStatus.Expired, SystemActor, null);
             return expiring.Result(fired.EventId);
         }
@@ -772,7 +786,7 @@ public static class ApprovalEngine
 
         // Built only once the key matched: a stale timer (the common late case) allocates nothing but its result.
         Work? lazyWork = null;
-        Work WorkFor() => lazyWork ??= new Work(state, definition, directory, now);
+        Work WorkFor() => lazyWork ??= Work.Start(state, definition, directory, now);
 
         switch (key.Kind)
         {
@@ -846,7 +860,7 @@ public static class ApprovalEngine
     private static void Escalate(Work work, int index, StageDefinition definition, EscalationLevel escalation, int level)
     {
         var stage = work.Stages[index];
-        var resolution = ApproverResolver.Resolve(escalation.Approvers, work.Requester, work.Subjects, work.AllowSelfApproval, work.Directory, work.GetRuleData);
+        var resolution = ApproverResolver.Resolve(escalation.Approvers, work.Requester, work.Subjects, work.AllowSelfApproval, work.Directory, work);
         if (resolution.Error is not null)
         {
             Quarantine(work, "stage '" + stage.Id + "' escalation " + level.ToString(System.Globalization.CultureInfo.InvariantCulture) + ": " + resolution.Error);
@@ -908,7 +922,7 @@ public static class ApprovalEngine
             return RefuseClosed(state);
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         Finish(work, RequestStatus.Cancelled, actor, cancel.Reason);
         return work.Result(cancel.EventId);
     }
@@ -928,7 +942,7 @@ public static class ApprovalEngine
                 : RefuseClosed(state);
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         var history = new IterationSummary[state.PreviousIterations.Count + 1];
         for (var i = 0; i < state.PreviousIterations.Count; i++)
         {
@@ -970,7 +984,7 @@ public static class ApprovalEngine
             return RefuseClosed(state);
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         var index = work.IndexOfStage(reassign.StageId);
         var stageDefinition = definition.FindStage(reassign.StageId);
         if (index < 0 || stageDefinition is null)
@@ -1043,7 +1057,7 @@ public static class ApprovalEngine
                 && !Consensus.SlotUsed(stage, delegation.From)
                 && !Contains(stage.Approvers, delegation.To))
             {
-                work ??= new Work(state, definition, directory, now);
+                work ??= Work.Start(state, definition, directory, now);
                 work.Do(new InboxAdd(delegation.To, stage.Id, delegation.From));
                 work.Log(SystemActor, null, "delegation.applied", stage.Id, null,
                     Detail.Object("delegation", delegation.Id, "from", delegation.From, "to", delegation.To));
@@ -1064,7 +1078,7 @@ public static class ApprovalEngine
             return NoOp(state);
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         work.Callback = callback with
         {
             Status = CallbackStatus.Delivered,
@@ -1085,7 +1099,7 @@ public static class ApprovalEngine
             return NoOp(state);
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         work.Callback = callback with
         {
             Status = failed.GaveUp ? CallbackStatus.Failed : CallbackStatus.Pending,
@@ -1115,7 +1129,7 @@ public static class ApprovalEngine
             return Refuse(state, RefusalCode.InvalidState, "only a failed callback can be retried (callback is " + CallbackName(callback.Status) + ")");
         }
 
-        var work = new Work(state, definition, directory, now);
+        var work = Work.Start(state, definition, directory, now);
         work.Callback = callback with { Status = CallbackStatus.Pending, Attempts = 0 };
         work.Log(retry.Actor.UserId, null, "callback.retry", null, null, null);
         work.Do(new DeliverCallback(callback.Outcome, callback.IdempotencyKey));
@@ -1162,6 +1176,16 @@ public static class ApprovalEngine
         RequestStatus.Cancelled => "cancelled",
         RequestStatus.Quarantined => "quarantined",
         _ => "notRequired",
+    };
+
+    /// <summary>The ledger action and outbound event (<c>approval.{outcome}</c>) and the note on stages it closes, as constants.</summary>
+    private static (string Action, string ClosedNote) OutcomeTexts(RequestStatus outcome) => outcome switch
+    {
+        RequestStatus.Approved => ("approval.approved", "request approved"),
+        RequestStatus.Rejected => ("approval.rejected", "request rejected"),
+        RequestStatus.Expired => ("approval.expired", "request expired"),
+        RequestStatus.Cancelled => ("approval.cancelled", "request cancelled"),
+        _ => ("approval." + StatusName(outcome), "request " + StatusName(outcome)),
     };
 
     private static string StageStatusName(StageStatus status) => status switch

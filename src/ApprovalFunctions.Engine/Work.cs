@@ -3,6 +3,7 @@ using ApprovalFunctions.Engine.Definitions;
 using ApprovalFunctions.Engine.Directory;
 using ApprovalFunctions.Engine.Intents;
 using ApprovalFunctions.Engine.Ledger;
+using ApprovalFunctions.Engine.Stages;
 using ApprovalFunctions.Engine.State;
 
 namespace ApprovalFunctions.Engine;
@@ -11,43 +12,63 @@ namespace ApprovalFunctions.Engine;
 /// The mutable scratchpad of one engine step: it collects stage changes, ledger entries and intents,
 /// then builds the new immutable state once. Never escapes the engine.
 /// </summary>
-internal sealed class Work
+/// <remarks>
+/// A step starts with <see cref="Start"/> and ends with <see cref="Result"/>, which hands the
+/// scratchpad back for the thread's next step (its collecting lists included), so a decision does
+/// not allocate one; the result gets exact-size copies. A step that takes one while another is in
+/// progress on the thread gets a fresh one, and a step abandoned by an exception simply leaves its
+/// scratchpad to the garbage collector.
+/// </remarks>
+internal sealed class Work : IRuleDataSource
 {
     private const int RecentEventCapacity = 64;
 
-    private readonly ApprovalState _original;
-    private JsonElement? _ruleData;
-    private List<LedgerEntry>? _ledger;
-    private List<EngineIntent>? _intents;
+    [ThreadStatic]
+    private static Work? t_spare;
 
-    public Work(ApprovalState original, WorkflowDefinition? definition, DirectorySnapshot directory, DateTimeOffset now)
+    // Eight intents cover a stage-advancing decision (inbox changes, notify, event, timers) without regrowing.
+    private readonly List<LedgerEntry> _ledger = new(4);
+    private readonly List<EngineIntent> _intents = new(8);
+    private ApprovalState _original = null!;
+    private JsonElement? _ruleData;
+
+    private Work()
     {
-        _original = original;
-        Definition = definition;
-        Directory = directory;
-        Now = now;
-        Stages = [.. original.Stages];
-        Status = original.Status;
-        DecidedAt = original.DecidedAt;
-        ExpiresAt = original.ExpiresAt;
-        Callback = original.Callback;
-        QuarantineReason = original.QuarantineReason;
-        LedgerHead = original.LedgerHead;
-        LedgerLength = original.LedgerLength;
-        Iteration = original.Iteration;
-        Record = original.Record;
-        Title = original.Title;
-        PreviousIterations = original.PreviousIterations;
-        Workflow = original.Workflow;
     }
 
-    public WorkflowDefinition? Definition { get; }
+    /// <summary>A scratchpad for one step on <paramref name="original"/>.</summary>
+    public static Work Start(ApprovalState original, WorkflowDefinition? definition, DirectorySnapshot directory, DateTimeOffset now)
+    {
+        var work = t_spare ?? new Work();
+        t_spare = null;
+        work._original = original;
+        work._ruleData = null;
+        work.Definition = definition;
+        work.Directory = directory;
+        work.Now = now;
+        work.Stages = [.. original.Stages];
+        work.Status = original.Status;
+        work.DecidedAt = original.DecidedAt;
+        work.ExpiresAt = original.ExpiresAt;
+        work.Callback = original.Callback;
+        work.QuarantineReason = original.QuarantineReason;
+        work.LedgerHead = original.LedgerHead;
+        work.LedgerLength = original.LedgerLength;
+        work.Iteration = original.Iteration;
+        work.Record = original.Record;
+        work.Title = original.Title;
+        work.PreviousIterations = original.PreviousIterations;
+        work.Workflow = original.Workflow;
+        return work;
+    }
 
-    public DirectorySnapshot Directory { get; }
+    public WorkflowDefinition? Definition { get; private set; }
 
-    public DateTimeOffset Now { get; }
+    public DirectorySnapshot Directory { get; private set; } = null!;
 
-    public StageState[] Stages { get; set; }
+    public DateTimeOffset Now { get; private set; }
+
+    public StageState[] Stages { get; set; } = [];
 
     public RequestStatus Status { get; set; }
 
@@ -55,11 +76,11 @@ internal sealed class Work
 
     public DateTimeOffset? ExpiresAt { get; set; }
 
-    public CallbackState Callback { get; set; }
+    public CallbackState Callback { get; set; } = CallbackState.NotConfigured;
 
     public string? QuarantineReason { get; set; }
 
-    public string LedgerHead { get; private set; }
+    public LedgerHash LedgerHead { get; private set; } = LedgerHash.None;
 
     public long LedgerLength { get; private set; }
 
@@ -71,7 +92,7 @@ internal sealed class Work
 
     public WorkflowRef? Workflow { get; set; }
 
-    public IReadOnlyList<IterationSummary> PreviousIterations { get; set; }
+    public IReadOnlyList<IterationSummary> PreviousIterations { get; set; } = [];
 
     public ApprovalState Original => _original;
 
@@ -81,7 +102,7 @@ internal sealed class Work
 
     public bool AllowSelfApproval => Definition?.AllowSelfApproval ?? false;
 
-    public int LedgerCount => _ledger?.Count ?? 0;
+    public int LedgerCount => _ledger.Count;
 
     /// <summary>The rule data for the current record, built once per step and only when a rule needs it.</summary>
     public JsonElement GetRuleData()
@@ -97,11 +118,11 @@ internal sealed class Work
         var entry = LedgerChain.Append(LedgerHead, LedgerLength + 1, Now, actor, onBehalfOf, action, stageId, comment, detail, Iteration);
         LedgerHead = entry.Hash;
         LedgerLength = entry.Sequence;
-        (_ledger ??= new List<LedgerEntry>(4)).Add(entry);
+        _ledger.Add(entry);
         return entry;
     }
 
-    public void Do(EngineIntent intent) => (_intents ??= new List<EngineIntent>(4)).Add(intent);
+    public void Do(EngineIntent intent) => _intents.Add(intent);
 
     /// <summary>A stable idempotency key for an outbound emission: request, iteration, event, stage and the ledger position it follows.</summary>
     public string EmissionKey(string eventType, string? stageId) =>
@@ -157,6 +178,28 @@ internal sealed class Work
             UpdatedAt = Now,
             RecentEventIds = recent,
         };
-        return new EngineResult(state, (IReadOnlyList<LedgerEntry>?)_ledger ?? [], (IReadOnlyList<EngineIntent>?)_intents ?? []);
+        var result = new EngineResult(state, _ledger.Count == 0 ? [] : _ledger.ToArray(), _intents.Count == 0 ? [] : _intents.ToArray());
+        Release();
+        return result;
+    }
+
+    /// <summary>Forgets this step (so nothing it referenced is kept alive) and offers the scratchpad to the thread's next step.</summary>
+    private void Release()
+    {
+        _ledger.Clear();
+        _intents.Clear();
+        _original = null!;
+        _ruleData = null;
+        Definition = null;
+        Directory = null!;
+        Stages = [];
+        Callback = CallbackState.NotConfigured;
+        QuarantineReason = null;
+        LedgerHead = LedgerHash.None;
+        Record = default;
+        Title = null;
+        PreviousIterations = [];
+        Workflow = null;
+        t_spare = this;
     }
 }

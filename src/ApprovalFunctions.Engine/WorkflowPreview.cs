@@ -172,7 +172,7 @@ public static class WorkflowPreview
             }
         }
 
-        var resolution = ApproverResolver.Resolve(stage.Approvers, input.Requester, input.Subjects, definition.AllowSelfApproval, directory, () => ruleData);
+        var resolution = ApproverResolver.Resolve(stage.Approvers, input.Requester, input.Subjects, definition.AllowSelfApproval, directory, new BuiltRuleData(ruleData));
         if (resolution.Error is not null)
         {
             return new PreviewStage(stage.Id, name, stage.Order, false, null, [], [], 0, true,

@@ -80,6 +80,24 @@ public sealed class OpenApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Document_LedgerHashesAreDescribedAsStrings()
+    {
+        var document = await (await factory.CreateClient().GetAsync("/openapi/v1.json")).ExpectAsync(HttpStatusCode.OK);
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        var entry = schemas.GetProperty("LedgerEntry").GetProperty("properties");
+        foreach (var field in (string[])["hash", "previousHash"])
+        {
+            var schema = entry.GetProperty(field);
+            if (schema.TryGetProperty("$ref", out var reference))
+            {
+                schema = schemas.GetProperty(reference.GetString()!.Split('/')[^1]);
+            }
+
+            Assert.Equal("string", schema.GetProperty("type").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Document_EveryOperationHasAnOperationIdForClientGeneration()
     {
         var document = await (await factory.CreateClient().GetAsync("/openapi/v1.json")).ExpectAsync(HttpStatusCode.OK);

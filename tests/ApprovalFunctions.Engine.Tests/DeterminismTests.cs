@@ -27,7 +27,7 @@ public sealed class DeterminismTests
         run.Approve("gina", "a");
         run.Approve("carol", "b");
         Track();
-        return (StateJson.Serialize(run.State), [.. run.Ledger.Select(e => e.Hash)], [.. intents]);
+        return (StateJson.Serialize(run.State), [.. run.Ledger.Select(e => e.Hash.ToString())], [.. intents]);
     }
 
     [Fact]

@@ -1,4 +1,8 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
 using ApprovalFunctions.Engine.Ledger;
+using ApprovalFunctions.Engine.State;
 
 namespace ApprovalFunctions.Engine.Tests;
 
@@ -33,7 +37,7 @@ public sealed class LedgerChainTests
     public void Append_SameInputs_SameHash_AndHashIsLowerHexSha256()
     {
         Assert.Equal(Chain(3)[2].Hash, Chain(3)[2].Hash);
-        Assert.Matches("^[0-9a-f]{64}$", Chain(1)[0].Hash);
+        Assert.Matches("^[0-9a-f]{64}$", Chain(1)[0].Hash.ToString());
     }
 
     public static TheoryData<string> Edits => ["actor", "onBehalfOf", "action", "stage", "comment", "detail", "iteration", "at", "hash"];
@@ -54,7 +58,7 @@ public sealed class LedgerChainTests
             "detail" => e with { Detail = null },
             "iteration" => e with { Iteration = 2 },
             "at" => e with { At = e.At.AddSeconds(1) },
-            _ => e with { Hash = new string('0', 64) },
+            _ => e with { Hash = LedgerHash.Parse(new string('0', 64)) },
         };
         var verification = LedgerChain.Verify("t1", "r1", entries, entries[^1].Hash);
         Assert.False(verification.IsValid);
@@ -137,5 +141,105 @@ public sealed class LedgerChainTests
         var withEmpty = LedgerChain.Append(g, 1, Kit.T0, "a", "", "x", null, null, null, 1);
         Assert.NotEqual(withNull.Hash, withEmpty.Hash);
         Assert.NotEqual(LedgerChain.Genesis("t1", "r1x"), LedgerChain.Genesis("t1r", "1x"));
+    }
+
+    /// <summary>
+    /// The canonical form written out by hand from the documented layout and hashed with the BCL:
+    /// ledgers stored before hashes became <see cref="LedgerHash"/> values and before the native
+    /// SHA-256 path must still verify, so neither may change a single byte.
+    /// </summary>
+    [Fact]
+    public void Append_MatchesTheDocumentedCanonicalForm_HashedByTheBcl()
+    {
+        static byte[] Field(string? value)
+        {
+            var prefix = new byte[4];
+            if (value is null)
+            {
+                BinaryPrimitives.WriteInt32BigEndian(prefix, -1);
+                return prefix;
+            }
+
+            var utf8 = Encoding.UTF8.GetBytes(value);
+            BinaryPrimitives.WriteInt32BigEndian(prefix, utf8.Length);
+            return [.. prefix, .. utf8];
+        }
+
+        static byte[] Int64(long value)
+        {
+            var bytes = new byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(bytes, value);
+            return bytes;
+        }
+
+        var genesis = Convert.ToHexStringLower(SHA256.HashData([.. "AFL1-GENESIS"u8, .. Field("t1"), .. Field("r1")]));
+        Assert.Equal(genesis, LedgerChain.Genesis("t1", "r1").ToString());
+
+        var at = new DateTimeOffset(2026, 3, 1, 10, 0, 0, TimeSpan.FromHours(1));
+        var iteration = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(iteration, 2);
+        byte[] canonical =
+        [
+            .. "AFL1"u8, .. Field(genesis), .. Int64(7), .. Int64(at.UtcTicks), .. Field("erin"), .. Field("bob"),
+            .. Field("approve"), .. Field("finance"), .. Field("ok, é 🚀"), .. Field(null), .. iteration,
+        ];
+        var entry = LedgerChain.Append(LedgerChain.Genesis("t1", "r1"), 7, at, "erin", "bob", "approve", "finance", "ok, é 🚀", null, 2);
+
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(canonical)), entry.Hash.ToString());
+    }
+
+    [Fact]
+    public void Sha256_AgreesWithTheBcl_AtEveryLengthAcrossBlockBoundaries()
+    {
+        var data = new byte[700];
+        new Random(7).NextBytes(data);
+        Span<byte> ours = stackalloc byte[32];
+        for (var length = 0; length <= data.Length; length++)
+        {
+            Sha256.HashData(data.AsSpan(0, length), ours);
+            Assert.True(ours.SequenceEqual(SHA256.HashData(data.AsSpan(0, length))), $"length {length}");
+        }
+    }
+
+    [Fact]
+    public void Sha256_OnLinux_UsesOpenSslDirectly()
+    {
+        // .NET on Linux always loads libcrypto, so the fast path must be found there; elsewhere the BCL is used.
+        Assert.Equal(OperatingSystem.IsLinux(), Sha256.UsesNative);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not a hash")]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789")]
+    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg")]
+    public void Verify_StoredHashThatIsNotAHash_ReportsModifiedAndRoundTripsItsText(string stored)
+    {
+        var entries = Chain(3);
+        var json = StateJson.SerializeLedgerEntry(entries[1]).Replace(entries[1].Hash.ToString(), stored, StringComparison.Ordinal);
+        entries[1] = StateJson.DeserializeLedgerEntry(json);
+
+        Assert.False(entries[1].Hash.IsHash);
+        Assert.Equal(json, StateJson.SerializeLedgerEntry(entries[1]));
+        var verification = LedgerChain.Verify("t1", "r1", entries, entries[^1].Hash);
+        Assert.False(verification.IsValid);
+        Assert.Equal(2, verification.FirstBadSequence);
+        Assert.Contains("modified", verification.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LedgerHash_ParsesItsOwnText_AndComparesByValue()
+    {
+        var hash = Chain(1)[0].Hash;
+        var parsed = LedgerHash.Parse(hash.ToString());
+
+        Assert.True(parsed.IsHash);
+        Assert.Equal(hash, parsed);
+        Assert.True(hash == parsed);
+        Assert.Equal(hash.GetHashCode(), parsed.GetHashCode());
+        Assert.NotEqual(hash, Chain(2)[1].Hash);
+        Assert.Equal("\"" + hash + "\"", System.Text.Json.JsonSerializer.Serialize(hash));
+        Assert.Equal(LedgerHash.None, LedgerHash.Parse(""));
+        Assert.Equal("", LedgerHash.None.ToString());
     }
 }

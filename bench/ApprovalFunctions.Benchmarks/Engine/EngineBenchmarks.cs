@@ -44,6 +44,9 @@ public class EngineBenchmarks
     private Decided _approve = null!;
     private Decided _approveCompleting = null!;
     private Decided _comment = null!;
+    private ApprovalState _lastVote = null!;
+    private Decided _approveFinal = null!;
+    private Decided _reject = null!;
     private TimerFired _staleTimer = null!;
 
     [GlobalSetup]
@@ -96,6 +99,17 @@ public class EngineBenchmarks
         {
             throw new InvalidOperationException("setup did not record the first approval");
         }
+
+        // Through stage 1 (erin, frank) and stage 2 (bob) to one approval of legal's two: the next approval ends the request.
+        var state = ApprovalEngine.Apply(_oneApproved, _approveCompleting, _definition, _directory, T0.AddMinutes(10)).State;
+        state = ApprovalEngine.Apply(state, new Decided { EventId = "ev-bob", StageId = "manager", Actor = new Actor("bob"), Decision = DecisionKind.Approve }, _definition, _directory, T0.AddMinutes(20)).State;
+        _lastVote = ApprovalEngine.Apply(state, new Decided { EventId = "ev-hank", StageId = "legal", Actor = new Actor("hank"), Decision = DecisionKind.Approve }, _definition, _directory, T0.AddMinutes(30)).State;
+        _approveFinal = new Decided { EventId = "ev-ivan", StageId = "legal", Actor = new Actor("ivan"), Decision = DecisionKind.Approve };
+        _reject = new Decided { EventId = "ev-reject", StageId = "finance", Actor = new Actor("erin"), Decision = DecisionKind.Reject, Comment = "over budget" };
+        if (_lastVote.Stages[2].Remaining != 1)
+        {
+            throw new InvalidOperationException("setup did not reach the last vote");
+        }
     }
 
     /// <summary>The common decision: an approval that does not complete the stage (1 of 2).</summary>
@@ -105,6 +119,14 @@ public class EngineBenchmarks
     /// <summary>An approval that completes stage 1 and activates stage 2 (resolution, timers, inbox, events).</summary>
     [Benchmark]
     public EngineResult ApproveAdvancingStage() => ApprovalEngine.Apply(_oneApproved, _approveCompleting, _definition, _directory, T0.AddMinutes(10));
+
+    /// <summary>The approval that completes the last stage: the request is approved and its callback starts.</summary>
+    [Benchmark]
+    public EngineResult ApproveFinal() => ApprovalEngine.Apply(_lastVote, _approveFinal, _definition, _directory, T0.AddMinutes(40));
+
+    /// <summary>A rejection under veto: the stage and the request close, remaining inbox entries go, the callback starts.</summary>
+    [Benchmark]
+    public EngineResult RejectClosing() => ApprovalEngine.Apply(_fresh, _reject, _definition, _directory, T0.AddMinutes(5));
 
     /// <summary>A comment: one ledger entry, no state change beyond the chain head.</summary>
     [Benchmark]

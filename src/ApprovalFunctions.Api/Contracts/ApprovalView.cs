@@ -39,7 +39,7 @@ public sealed record ApprovalView(
             [.. state.Stages.Select(StageView.From)],
             new CallbackView(state.Callback.Status, state.Callback.Attempts, state.Callback.LastError, state.Callback.Outcome,
                 state.Callback.LastAttemptAt, state.Callback.DeliveredAt),
-            state.Record, state.Context, state.QuarantineReason, state.LedgerHead,
+            state.Record, state.Context, state.QuarantineReason, state.LedgerHead.ToString(),
             [.. state.PreviousIterations.Select(i => new IterationView(i.Iteration, i.Outcome, i.Record,
                 [.. i.Stages.Select(StageView.From)], i.EndedAt))]);
     }

@@ -141,7 +141,7 @@ public static class ApprovalEndpoints
         }
 
         var verification = LedgerChain.Verify(caller.TenantId, id, entries, stored.State.LedgerHead);
-        return TypedResults.Json(new HistoryView(id, verification.IsValid, verification.Reason, stored.State.LedgerHead, entries), ApiJson.Options);
+        return TypedResults.Json(new HistoryView(id, verification.IsValid, verification.Reason, stored.State.LedgerHead.ToString(), entries), ApiJson.Options);
     }
 
     /// <summary><c>GET /api/v1/approvals/record/{model}/{recordId}</c>: the latest request for the record and earlier ones.</summary>

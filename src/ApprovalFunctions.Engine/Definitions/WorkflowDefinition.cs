@@ -52,11 +52,11 @@ public sealed record WorkflowDefinition
     /// <summary>Finds a stage by id, or null.</summary>
     public StageDefinition? FindStage(string stageId)
     {
-        foreach (var stage in Stages)
+        for (var i = 0; i < Stages.Count; i++)
         {
-            if (string.Equals(stage.Id, stageId, StringComparison.Ordinal))
+            if (string.Equals(Stages[i].Id, stageId, StringComparison.Ordinal))
             {
-                return stage;
+                return Stages[i];
             }
         }
 

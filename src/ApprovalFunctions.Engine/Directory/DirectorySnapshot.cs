@@ -185,11 +185,10 @@ public sealed class DirectorySnapshot
     public string? ManagerOf(string userId, int levels = 1)
     {
         var current = userId;
-        var seen = new HashSet<string>(StringComparer.Ordinal) { userId };
         for (var i = 0; i < levels; i++)
         {
             var manager = FindUser(current)?.Manager;
-            if (manager is null || !seen.Add(manager))
+            if (manager is null || OnChainBelow(userId, i, manager))
             {
                 return null;
             }
@@ -198,6 +197,30 @@ public sealed class DirectorySnapshot
         }
 
         return current;
+    }
+
+    /// <summary>
+    /// True when <paramref name="candidate"/> is <paramref name="userId"/> or one of its first
+    /// <paramref name="steps"/> managers: a cycle. Walks the chain again rather than keeping a set,
+    /// because levels are few and this runs at every stage activation.
+    /// </summary>
+    private bool OnChainBelow(string userId, int steps, string candidate)
+    {
+        var current = userId;
+        for (var i = 0; ; i++)
+        {
+            if (string.Equals(current, candidate, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (i == steps || FindUser(current)?.Manager is not { } next)
+            {
+                return false;
+            }
+
+            current = next;
+        }
     }
 
     /// <summary>The users <paramref name="delegateId"/> may act for at <paramref name="at"/>.</summary>

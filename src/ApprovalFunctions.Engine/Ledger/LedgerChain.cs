@@ -11,7 +11,7 @@ namespace ApprovalFunctions.Engine.Ledger;
 /// <param name="Head">The hash of the last entry (the genesis hash for an empty ledger).</param>
 /// <param name="FirstBadSequence">The first sequence number that does not verify, or null.</param>
 /// <param name="Reason">Why it does not verify, or null.</param>
-public sealed record LedgerVerification(bool IsValid, long Length, string Head, long? FirstBadSequence, string? Reason);
+public sealed record LedgerVerification(bool IsValid, long Length, LedgerHash Head, long? FirstBadSequence, string? Reason);
 
 /// <summary>
 /// The SHA-256 hash chain over a request's ledger. Each entry's hash covers a canonical,
@@ -33,7 +33,7 @@ public static class LedgerChain
     private static readonly byte[] GenesisTag = "AFL1-GENESIS"u8.ToArray();
 
     /// <summary>The hash the first entry of a request's ledger chains to.</summary>
-    public static string Genesis(string tenantId, string requestId)
+    public static LedgerHash Genesis(string tenantId, string requestId)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(requestId);
@@ -46,7 +46,7 @@ public static class LedgerChain
             var at = GenesisTag.Length;
             at += WriteString(buffer[at..], tenantId);
             at += WriteString(buffer[at..], requestId);
-            return HashHex(buffer[..at]);
+            return Hash(buffer[..at]);
         }
         finally
         {
@@ -59,7 +59,7 @@ public static class LedgerChain
 
     /// <summary>Creates the entry at <paramref name="sequence"/> chained to <paramref name="previousHash"/>.</summary>
     public static LedgerEntry Append(
-        string previousHash,
+        LedgerHash previousHash,
         long sequence,
         DateTimeOffset at,
         string actor,
@@ -78,7 +78,7 @@ public static class LedgerChain
     }
 
     /// <summary>Recomputes the hash an entry should carry.</summary>
-    public static string ComputeHash(LedgerEntry entry)
+    public static LedgerHash ComputeHash(LedgerEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
         return ComputeHash(entry.PreviousHash, entry.Sequence, entry.At, entry.Actor, entry.OnBehalfOf, entry.Action,
@@ -90,7 +90,7 @@ public static class LedgerChain
     /// entry (hash mismatch), a deletion or reordering (sequence gap or broken previous-hash link),
     /// or a truncation (the chain does not end at <paramref name="expectedHead"/>, the head recorded in the state).
     /// </summary>
-    public static LedgerVerification Verify(string tenantId, string requestId, IReadOnlyList<LedgerEntry> entries, string? expectedHead = null)
+    public static LedgerVerification Verify(string tenantId, string requestId, IReadOnlyList<LedgerEntry> entries, LedgerHash? expectedHead = null)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var previous = Genesis(tenantId, requestId);
@@ -104,13 +104,13 @@ public static class LedgerChain
                     FormattableString.Invariant($"expected sequence {expectedSequence} but found {entry.Sequence}: an entry was deleted, inserted or reordered"));
             }
 
-            if (!string.Equals(entry.PreviousHash, previous, StringComparison.Ordinal))
+            if (entry.PreviousHash != previous)
             {
                 return Bad(i, previous, expectedSequence,
                     FormattableString.Invariant($"entry {expectedSequence} does not chain to the previous entry: an entry was deleted, replaced or reordered"));
             }
 
-            if (!string.Equals(ComputeHash(entry), entry.Hash, StringComparison.Ordinal))
+            if (ComputeHash(entry) != entry.Hash)
             {
                 return Bad(i, previous, expectedSequence,
                     FormattableString.Invariant($"entry {expectedSequence} was modified: its content does not match its hash"));
@@ -119,7 +119,7 @@ public static class LedgerChain
             previous = entry.Hash;
         }
 
-        if (expectedHead is not null && !string.Equals(expectedHead, previous, StringComparison.Ordinal))
+        if (expectedHead is not null && expectedHead != previous)
         {
             return Bad(entries.Count, previous, entries.Count + 1L,
                 "the chain does not end at the recorded head: entries were removed from the end (truncation) or the head was altered");
@@ -128,14 +128,14 @@ public static class LedgerChain
         return new LedgerVerification(true, entries.Count, previous, null, null);
     }
 
-    private static LedgerVerification Bad(int length, string head, long sequence, string reason) =>
+    private static LedgerVerification Bad(int length, LedgerHash head, long sequence, string reason) =>
         new(false, length, head, sequence, reason);
 
-    private static string ComputeHash(
-        string previousHash, long sequence, DateTimeOffset at, string actor, string? onBehalfOf,
+    private static LedgerHash ComputeHash(
+        LedgerHash previousHash, long sequence, DateTimeOffset at, string actor, string? onBehalfOf,
         string action, string? stageId, string? comment, string? detail, int iteration)
     {
-        var size = EntryTag.Length + StringSize(previousHash) + 8 + 8 + StringSize(actor) + StringSize(onBehalfOf)
+        var size = EntryTag.Length + 4 + previousHash.Utf8Length + 8 + 8 + StringSize(actor) + StringSize(onBehalfOf)
             + StringSize(action) + StringSize(stageId) + StringSize(comment) + StringSize(detail) + 4;
         byte[]? rented = null;
         var buffer = size <= StackLimit ? stackalloc byte[size] : (rented = ArrayPool<byte>.Shared.Rent(size));
@@ -143,7 +143,9 @@ public static class LedgerChain
         {
             EntryTag.CopyTo(buffer);
             var n = EntryTag.Length;
-            n += WriteString(buffer[n..], previousHash);
+            var previousLength = previousHash.WriteUtf8(buffer[(n + 4)..]);
+            BinaryPrimitives.WriteInt32BigEndian(buffer[n..], previousLength);
+            n += 4 + previousLength;
             BinaryPrimitives.WriteInt64BigEndian(buffer[n..], sequence);
             n += 8;
             BinaryPrimitives.WriteInt64BigEndian(buffer[n..], at.UtcTicks);
@@ -156,7 +158,7 @@ public static class LedgerChain
             n += WriteString(buffer[n..], detail);
             BinaryPrimitives.WriteInt32BigEndian(buffer[n..], iteration);
             n += 4;
-            return HashHex(buffer[..n]);
+            return Hash(buffer[..n]);
         }
         finally
         {
@@ -183,10 +185,10 @@ public static class LedgerChain
         return 4 + written;
     }
 
-    private static string HashHex(ReadOnlySpan<byte> data)
+    private static LedgerHash Hash(ReadOnlySpan<byte> data)
     {
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(data, hash);
-        return Convert.ToHexStringLower(hash);
+        Sha256.HashData(data, hash);
+        return LedgerHash.FromBytes(hash);
     }
 }

@@ -25,5 +25,5 @@ public sealed record LedgerEntry(
     string? Comment,
     string? Detail,
     int Iteration,
-    string PreviousHash,
-    string Hash);
+    LedgerHash PreviousHash,
+    LedgerHash Hash);

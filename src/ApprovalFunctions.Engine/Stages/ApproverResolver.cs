@@ -8,7 +8,19 @@ namespace ApprovalFunctions.Engine.Stages;
 /// <param name="Approvers">Eligible approvers, deduplicated and sorted (ordinal).</param>
 /// <param name="Excluded">People resolved but excluded by the self-approval guard, sorted.</param>
 /// <param name="Error">A rule failure (field expression), which quarantines the request.</param>
-internal sealed record Resolution(List<string> Approvers, IReadOnlyList<string> Excluded, string? Error);
+internal readonly record struct Resolution(List<string> Approvers, IReadOnlyList<string> Excluded, string? Error);
+
+/// <summary>The data field expressions are evaluated against, built only when one needs it.</summary>
+internal interface IRuleDataSource
+{
+    JsonElement GetRuleData();
+}
+
+/// <summary>Rule data already built (the preview builds it up front).</summary>
+internal sealed class BuiltRuleData(JsonElement data) : IRuleDataSource
+{
+    public JsonElement GetRuleData() => data;
+}
 
 /// <summary>Resolves approver specs against the directory at stage activation (never on a decision).</summary>
 internal static class ApproverResolver
@@ -19,11 +31,12 @@ internal static class ApproverResolver
         IReadOnlyList<string> subjects,
         bool allowSelfApproval,
         DirectorySnapshot directory,
-        Func<JsonElement> ruleData)
+        IRuleDataSource ruleData)
     {
         var found = new List<string>();
-        foreach (var spec in specs)
+        for (var s = 0; s < specs.Count; s++)
         {
+            var spec = specs[s];
             switch (spec.Type)
             {
                 case ApproverType.User when !string.IsNullOrEmpty(spec.Id):
@@ -49,7 +62,7 @@ internal static class ApproverResolver
 
                     break;
                 case ApproverType.Field when spec.Expr is not null:
-                    var outcome = spec.Expr.Evaluate(ruleData());
+                    var outcome = spec.Expr.Evaluate(ruleData.GetRuleData());
                     if (!outcome.Succeeded)
                     {
                         return new Resolution([], [], "an approver field expression failed to evaluate: " + outcome.Error);
@@ -70,12 +83,14 @@ internal static class ApproverResolver
         }
 
         // A list sorted once beats a SortedSet here: pools are small and this runs at every activation.
+        // Duplicates and excluded people are dropped in place, so the list found is the list returned.
         found.Sort(StringComparer.Ordinal);
-        var approvers = new List<string>(found.Count);
         List<string>? excluded = null;
         string? previous = null;
-        foreach (var id in found)
+        var kept = 0;
+        for (var i = 0; i < found.Count; i++)
         {
+            var id = found[i];
             if (string.Equals(id, previous, StringComparison.Ordinal))
             {
                 continue;
@@ -88,11 +103,12 @@ internal static class ApproverResolver
             }
             else
             {
-                approvers.Add(id);
+                found[kept++] = id;
             }
         }
 
-        return new Resolution(approvers, (IReadOnlyList<string>?)excluded ?? [], null);
+        found.RemoveRange(kept, found.Count - kept);
+        return new Resolution(found, (IReadOnlyList<string>?)excluded ?? [], null);
     }
 
     /// <summary>True when <paramref name="userId"/> is the requester or one of the subjects.</summary>

@@ -69,9 +69,11 @@ internal static class Consensus
     }
 
     /// <summary>True when the approver slot of <paramref name="approver"/> has been used (by them or a delegate).</summary>
-    public static bool SlotUsed(StageState stage, string approver)
+    public static bool SlotUsed(StageState stage, string approver) => SlotUsed(stage.Responses, approver);
+
+    /// <summary>True when a vote among <paramref name="responses"/> used the slot of <paramref name="approver"/>.</summary>
+    public static bool SlotUsed(IReadOnlyList<StageResponse> responses, string approver)
     {
-        var responses = stage.Responses;
         for (var i = 0; i < responses.Count; i++)
         {
             var r = responses[i];
@@ -83,37 +85,6 @@ internal static class Consensus
         }
 
         return false;
-    }
-
-    public static int Approvals(StageState stage)
-    {
-        var count = 0;
-        var responses = stage.Responses;
-        for (var i = 0; i < responses.Count; i++)
-        {
-            if (responses[i].Decision == DecisionKind.Approve)
-            {
-                count++;
-            }
-        }
-
-        return count;
-    }
-
-    /// <summary>Approver slots not yet used by any vote.</summary>
-    public static int OpenSlots(StageState stage)
-    {
-        var open = 0;
-        var approvers = stage.Approvers;
-        for (var i = 0; i < approvers.Count; i++)
-        {
-            if (!SlotUsed(stage, approvers[i]))
-            {
-                open++;
-            }
-        }
-
-        return open;
     }
 
     /// <summary>How much of <see cref="StageState.Required"/> the approvals so far achieve.</summary>
@@ -145,16 +116,29 @@ internal static class Consensus
         return GroupCoverage(definition.Consensus.Groups ?? [], people, directory);
     }
 
-    /// <summary>True when approvals can still reach <see cref="StageState.Required"/> with the slots not yet used.</summary>
-    public static bool Reachable(StageState stage, StageDefinition definition, DirectorySnapshot directory)
+    /// <summary>
+    /// True when approvals can still reach <paramref name="required"/>: those among
+    /// <paramref name="responses"/> plus one from every approver slot not yet used.
+    /// </summary>
+    public static bool Reachable(
+        IReadOnlyList<StageResponse> responses, IReadOnlyList<string> approvers, int required, StageDefinition definition, DirectorySnapshot directory)
     {
         if (definition.Consensus.Mode != ConsensusMode.Groups)
         {
-            return Approvals(stage) + OpenSlots(stage) >= stage.Required;
+            var possible = Achieved(responses, definition, directory);
+            for (var i = 0; i < approvers.Count; i++)
+            {
+                if (!SlotUsed(responses, approvers[i]))
+                {
+                    possible++;
+                }
+            }
+
+            return possible >= required;
         }
 
         var people = new List<string>();
-        foreach (var r in stage.Responses)
+        foreach (var r in responses)
         {
             if (r.Decision == DecisionKind.Approve)
             {
@@ -162,9 +146,9 @@ internal static class Consensus
             }
         }
 
-        foreach (var approver in stage.Approvers)
+        foreach (var approver in approvers)
         {
-            if (!SlotUsed(stage, approver))
+            if (!SlotUsed(responses, approver))
             {
                 people.Add(approver);
             }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ApprovalFunctions.Engine.Ledger;
 
 namespace ApprovalFunctions.Engine.State;
 
@@ -165,7 +166,7 @@ public sealed record ApprovalState
     public long LedgerLength { get; init; }
 
     /// <summary>The hash of the last ledger entry (the chain head).</summary>
-    public string LedgerHead { get; init; } = "";
+    public LedgerHash LedgerHead { get; init; } = LedgerHash.None;
 
     /// <summary>Ids of recently applied events, newest last, so redelivered events are ignored.</summary>
     public IReadOnlyList<string> RecentEventIds { get; init; } = [];

@@ -411,7 +411,7 @@ public sealed partial class RequestProcessor
             w.WriteNull("decidedAt");
         }
 
-        w.WriteString("ledgerHead", state.LedgerHead);
+        w.WriteString("ledgerHead", state.LedgerHead.ToString());
     });
 
     /// <summary>A subscription event body: the callback fields plus <c>event</c>, <c>status</c>, <c>stageId</c>, <c>users</c>, <c>at</c>.</summary>
@@ -455,7 +455,7 @@ public sealed partial class RequestProcessor
             w.WriteNull("decidedAt");
         }
 
-        w.WriteString("ledgerHead", state.LedgerHead);
+        w.WriteString("ledgerHead", state.LedgerHead.ToString());
         w.WriteString("at", now.ToUniversalTime());
     });
 
