@@ -41,6 +41,33 @@ public sealed class DeterminismTests
         Assert.Contains("\"status\":\"approved\"", first.State, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The step scratchpad is reused per thread: a result must not change when later steps run,
+    /// also after a step that was refused halfway (it abandons its scratchpad) or runs on another request.
+    /// </summary>
+    [Fact]
+    public void Results_AreNotTouchedByLaterSteps_OnTheSameThread()
+    {
+        var run = Run.Start(Kit.Stages("[{'id':'a','approvers':[{'type':'user','id':'bob'}]},{'id':'b','order':2,'approvers':[{'type':'user','id':'carol'}]}]"));
+        var first = run.Approve("bob", "a");
+        var ledger = first.Ledger.Select(e => e.Action).ToArray();
+        var intents = first.Intents.Select(StateJson.SerializeIntent).ToArray();
+        var stateJson = StateJson.Serialize(first.State);
+
+        var refused = run.Apply(new Reassigned { EventId = run.NextId(), Actor = new Actor("admin", IsAdmin: true), StageId = "nope", From = "carol", To = "dave" });
+        Assert.NotNull(refused.Refusal);
+        var other = Run.Start(Kit.Stages("[{'id':'x','approvers':[{'type':'user','id':'erin'}]}]"));
+        other.Approve("erin", "x");
+        run.Approve("carol", "b");
+
+        Assert.Equal(ledger, first.Ledger.Select(e => e.Action).ToArray());
+        Assert.Equal(["approve", "stage.approved", "stage.activated"], ledger);
+        Assert.Equal(intents, first.Intents.Select(StateJson.SerializeIntent).ToArray());
+        Assert.Equal(stateJson, StateJson.Serialize(first.State));
+        Assert.Equal(RequestStatus.Approved, run.State.Status);
+        Assert.True(run.Verify().IsValid);
+    }
+
     [Fact]
     public void Expiry_WhileChangesRequested_ExpiresTheRequest()
     {
