@@ -10,9 +10,8 @@ namespace ApprovalFunctions.LoadTest;
 
 /// <summary>
 /// Submits requests through the host's own request processor, in this process, for the scale suites' bulk: the same
-/// engine, commit, due-work and projection code as <c>POST /api/v1/approvals</c>, without HTTP and tokens (the
-/// populating submits carry no Idempotency-Key, so the API writes no idempotency record for them either). Nothing is
-/// delivered from here; the host under test does its own due work.
+/// engine, commit, due-work and projection code as <c>POST /api/v1/approvals</c>, without HTTP, tokens and the
+/// idempotency record. Nothing is delivered from here; the host under test does its own due work.
 /// </summary>
 internal sealed class Seeder
 {
