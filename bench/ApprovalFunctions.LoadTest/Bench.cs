@@ -12,13 +12,10 @@ namespace ApprovalFunctions.LoadTest;
 internal sealed record BenchSizes(int Reps, double RawSeconds, int Decisions, int LatencyOps, int Lifecycles, int CountedLifecycles,
     int PageSmall, int PageLarge, int PageOps, int Timers, int RaceRequests, int Hostile, int ChaosRequests, int ChaosKills)
 {
-    public static BenchSizes Full(int scale = 100_000) => new(3, 4, 1000, 300, 300, 20, 1000, scale, 200, 100, 500, 10_000, 500, 50);
+    public static BenchSizes Full(int scale) => new(3, 4, 1000, 300, 300, 20, 1000, scale, 200, 100, 500, 10_000, 500, 50);
 
     public static BenchSizes Quick => new(3, 1, 100, 30, 20, 5, 50, 150, 20, 10, 20, 300, 20, 3);
 }
-
-/// <summary>How the scale suites' pending requests were made: through the API, then seeded through the request processor.</summary>
-internal sealed record Populating(int ViaApi, double ApiSeconds, int Seeded, double SeedSeconds);
 
 /// <summary>One figure and its target, as a row of the results table.</summary>
 internal sealed record Figure(string Name, string Value, string Target, bool? Met, string Note);
@@ -26,9 +23,6 @@ internal sealed record Figure(string Name, string Value, string Target, bool? Me
 internal static class Bench
 {
     private const int Clients = 64;
-
-    /// <summary>How many of the scale suites' pending requests are submitted through the API before the rest are seeded.</summary>
-    private const int ApiPopulateLimit = 10_000;
 
     public static async Task<int> RunAsync(Environment2 env, BenchSizes sizes, string outPath, TextWriter log)
     {
@@ -188,54 +182,27 @@ internal static class Bench
         // ---- scale: my-approvals page, timers, memory ----
         log.WriteLine($"populating {sizes.PageSmall} pending requests ...");
         var populated = 0;
-        var apiPopulated = 0;
-        var apiPopulateSeconds = 0.0;
-        var seeded = 0;
-        var seedSeconds = 0.0;
-        Seeder? seeder = null;
+        var populateSw = Stopwatch.StartNew();
+        var populateRate = 0.0;
         try
         {
         async Task PopulateTo(int n)
         {
-            // The first ApiPopulateLimit requests go through the API, the path users take (its rate is a figure); past that,
-            // through the host's own request processor in this process (no HTTP, token or idempotency layer), or populating
-            // 100,000 on Azurite would take hours. Same engine, same commit and projection code, same rows.
-            var viaApi = Math.Max(0, Math.Min(n, ApiPopulateLimit) - populated);
-            if (viaApi > 0)
-            {
-                var sw = Stopwatch.StartNew();
-                await Populate(populated, populated + viaApi, "submitted through the API", i => api.SubmitAsync(url, "bench.fill", $"P-{i}"));
-                apiPopulated += viaApi;
-                apiPopulateSeconds += sw.Elapsed.TotalSeconds;
-                populated += viaApi;
-            }
-
-            if (n > populated)
-            {
-                seeder ??= Seeder.Create(env.Storage, hub);
-                var sw = Stopwatch.StartNew();
-                await Populate(populated, n, "submitted through the request processor", i => seeder.SubmitAsync("bench.fill", $"P-{i}"));
-                seeded += n - populated;
-                seedSeconds += sw.Elapsed.TotalSeconds;
-                populated = n;
-            }
-        }
-
-        async Task Populate(int from, int to, string how, Func<int, Task> submit)
-        {
             // Progress every tenth of the way (populating 100,000 takes many minutes).
+            var from = populated;
             var done = 0;
-            var step = Math.Max(1, (to - from) / 10);
+            var step = Math.Max(1, (n - from) / 10);
             var sw = Stopwatch.StartNew();
-            await Stats.ForEach(Enumerable.Range(from, to - from), Clients, async i =>
+            await Stats.ForEach(Enumerable.Range(from, n - from), Clients, async i =>
             {
-                await submit(i);
+                await api.SubmitAsync(url, "bench.fill", $"P-{i}");
                 var count = Interlocked.Increment(ref done);
                 if (count % step == 0)
                 {
-                    log.WriteLine($"  {from + count:N0} of {to:N0} {how} ({count / sw.Elapsed.TotalSeconds:F0}/s)");
+                    log.WriteLine($"  {from + count:N0} of {n:N0} submitted ({count / sw.Elapsed.TotalSeconds:F0}/s)");
                 }
             });
+            populated = n;
         }
 
         await PopulateTo(sizes.PageSmall);
@@ -245,6 +212,7 @@ internal static class Bench
 
         log.WriteLine($"populating {sizes.PageLarge} pending requests ...");
         await PopulateTo(sizes.PageLarge);
+        populateRate = sizes.PageLarge / populateSw.Elapsed.TotalSeconds;
         var pageLarge = await PageLatencyAsync(api, url, sizes.PageOps, sizes.Reps);
         var largeNote = sizes.PageLarge < 100_000 ? $" (target is at 100,000; measured at {sizes.PageLarge:N0}: see below)" : "";
         figures.Add(new($"'My approvals' page p99 at {sizes.PageLarge:N0} pending", Ms(pageLarge.P99), "<= 20 ms" + largeNote, pageLarge.P99 <= 20,
@@ -273,7 +241,7 @@ internal static class Bench
         log.WriteLine(chaos?.Verdict ?? "chaos: did not complete");
 
         var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
-        await File.WriteAllTextAsync(outPath, Markdown(env, sizes, figures, raw, race, hostile, chaos, counted, failures, started, total.Elapsed, loadBefore, loadAfter, new Populating(apiPopulated, apiPopulateSeconds, seeded, seedSeconds)));
+        await File.WriteAllTextAsync(outPath, Markdown(env, sizes, figures, raw, race, hostile, chaos, counted, failures, started, total.Elapsed, loadBefore, loadAfter, populateRate));
         log.WriteLine($"wrote {outPath}");
         foreach (var f in figures)
         {
@@ -463,7 +431,7 @@ internal static class Bench
     }
 
     private static string Markdown(Environment2 env, BenchSizes sizes, List<Figure> figures, RawBaseline.Result raw, RaceResult? race,
-        HostileResult? hostile, ChaosResult? chaos, Counted? counted, List<string> failures, DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter, Populating populating)
+        HostileResult? hostile, ChaosResult? chaos, Counted? counted, List<string> failures, DateTimeOffset started, TimeSpan elapsed, string loadBefore, string loadAfter, double populateRate)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# Benchmarks: throughput, latency, load safety and chaos");
@@ -497,28 +465,12 @@ internal static class Bench
         sb.AppendLine(missed.Count == 0 ? "Every target with a figure above was met." :
             "**Targets missed:** " + string.Join("; ", missed.Select(f => $"{f.Name}: {f.Value} against {f.Target}")) + ".");
         sb.AppendLine();
-        if (populating.ViaApi > 0)
-        {
-            var apiRate = populating.ViaApi / Math.Max(0.001, populating.ApiSeconds);
-            sb.AppendLine($"**How the pending requests were made.** The first {populating.ViaApi:N0} went through the API (the path users take) at");
-            sb.AppendLine(populating.Seeded > 0
-                ? $"{apiRate:F0} requests/s; the other {populating.Seeded:N0} through the host's request processor, called in the load-test process at " +
-                  $"{populating.Seeded / Math.Max(0.001, populating.SeedSeconds):F0} requests/s:"
-                : $"{apiRate:F0} requests/s.");
-            if (populating.Seeded > 0)
-            {
-                sb.AppendLine("the same engine, commit, due-work and index projection code writing the same rows, without HTTP, tokens and the");
-                sb.AppendLine($"idempotency record (through the API alone, 100,000 would take about {100_000 / Math.Max(1, apiRate) / 60:F0} minutes here, and the rate");
-                sb.AppendLine("keeps falling as the tables grow, see below). The host ran throughout, polling its due work.");
-            }
-
-            sb.AppendLine();
-        }
-
         if (sizes.PageLarge < 100_000)
         {
-            sb.AppendLine($"**Not measured at 100,000.** This run took the 100k figures (page latency, timer lateness, host memory) at {sizes.PageLarge:N0}");
-            sb.AppendLine("pending requests (`--scale`); `scripts/bench.sh` without it measures at 100,000.");
+            sb.AppendLine($"**Not measured at 100,000.** The 100k figures (page latency, timer lateness, host memory) were taken at {sizes.PageLarge:N0} pending");
+            sb.AppendLine($"requests: populating goes through the API (the same path users take) at about {populateRate:F0} requests/s here, so 100,000 would");
+            sb.AppendLine($"take about {100_000 / Math.Max(1, populateRate) / 60:F0} minutes of the run (and the rate keeps falling as the tables grow, see below).");
+            sb.AppendLine("`scripts/bench.sh --scale 100000` measures at full size.");
             sb.AppendLine();
         }
 
