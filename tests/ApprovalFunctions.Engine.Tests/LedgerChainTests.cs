@@ -202,10 +202,40 @@ public sealed class LedgerChainTests
     }
 
     [Fact]
-    public void Sha256_OnLinux_UsesOpenSslDirectly()
+    public void Sha256_WhereOpenSslExportsIt_UsesOpenSslDirectly()
     {
-        // .NET on Linux always loads libcrypto, so the fast path must be found there; elsewhere the BCL is used.
-        Assert.Equal(OperatingSystem.IsLinux(), Sha256.UsesNative);
+        // The fast path must be taken wherever it can be (Linux with an OpenSSL that still exports SHA256_*), and only there.
+        var available = OperatingSystem.IsLinux()
+            && System.Runtime.InteropServices.NativeLibrary.TryLoad("libcrypto.so.3", out var handle)
+            && System.Runtime.InteropServices.NativeLibrary.TryGetExport(handle, "SHA256_Init", out _);
+        Assert.Equal(available, Sha256.UsesNative);
+    }
+
+    [Fact]
+    public void Verify_StoredHashThatIsJsonNull_ReportsModifiedInsteadOfThrowing()
+    {
+        var entries = Chain(3);
+        var json = StateJson.SerializeLedgerEntry(entries[1]).Replace("\"" + entries[1].PreviousHash + "\"", "null", StringComparison.Ordinal);
+        entries[1] = StateJson.DeserializeLedgerEntry(json);
+
+        Assert.Equal(LedgerHash.None, entries[1].PreviousHash);
+        var verification = LedgerChain.Verify("t1", "r1", entries, entries[^1].Hash);
+        Assert.False(verification.IsValid);
+        Assert.Equal(2, verification.FirstBadSequence);
+        Assert.NotNull(LedgerChain.ComputeHash(entries[1]));
+    }
+
+    [Fact]
+    public void Append_AfterAPreviousHashThatIsText_HashesTheTextAsItWasStored()
+    {
+        // A head read back as text (an edited row) still chains: its text goes into the canonical form unchanged.
+        var text = LedgerHash.Parse("not a hash");
+        var entry = LedgerChain.Append(text, 1, Kit.T0, "a", null, "x", null, null, null, 1);
+        var again = LedgerChain.Append(LedgerHash.Parse("not a hash"), 1, Kit.T0, "a", null, "x", null, null, null, 1);
+        var other = LedgerChain.Append(LedgerHash.Parse("not a hasH"), 1, Kit.T0, "a", null, "x", null, null, null, 1);
+
+        Assert.Equal(entry.Hash, again.Hash);
+        Assert.NotEqual(entry.Hash, other.Hash);
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using ApprovalFunctions.Engine.Directory;
 using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.Intents;
 using ApprovalFunctions.Engine.State;
@@ -366,5 +367,28 @@ public sealed class LifecycleTests
         var verification = run.Verify();
         Assert.True(verification.IsValid, verification.Reason);
         Assert.Equal(run.State.LedgerHead, verification.Head);
+    }
+
+    /// <summary>A management chain that loops ends the walk (no approver) instead of naming someone twice or spinning.</summary>
+    [Theory]
+    [InlineData(1, "b")]
+    [InlineData(2, "c")]
+    [InlineData(3, null)] // c's manager is b again
+    [InlineData(4, null)]
+    public void ManagerOf_ChainWithACycle_StopsAtTheCycle(int levels, string? expected)
+    {
+        var directory = new DirectorySnapshot(
+            [new DirectoryUser { Id = "a", Manager = "b" }, new DirectoryUser { Id = "b", Manager = "c" }, new DirectoryUser { Id = "c", Manager = "b" }],
+            [], [], []);
+        Assert.Equal(expected, directory.ManagerOf("a", levels));
+    }
+
+    [Theory]
+    [InlineData(1, "b")]
+    [InlineData(2, null)] // b's manager is a, the user themself
+    public void ManagerOf_ChainBackToTheUser_StopsThere(int levels, string? expected)
+    {
+        var directory = new DirectorySnapshot([new DirectoryUser { Id = "a", Manager = "b" }, new DirectoryUser { Id = "b", Manager = "a" }], [], [], []);
+        Assert.Equal(expected, directory.ManagerOf("a", levels));
     }
 }

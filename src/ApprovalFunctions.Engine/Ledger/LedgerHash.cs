@@ -166,20 +166,33 @@ public sealed class LedgerHash : IEquatable<LedgerHash>
     }
 }
 
-/// <summary>Reads and writes <see cref="LedgerHash"/> as its hex string.</summary>
+/// <summary>
+/// Reads and writes <see cref="LedgerHash"/> as its hex string. A JSON <c>null</c> (never written by this service;
+/// an edited row) reads as <see cref="LedgerHash.None"/>, so it verifies as "modified" instead of failing later.
+/// </summary>
 public sealed class LedgerHashJsonConverter : JsonConverter<LedgerHash>
 {
     /// <inheritdoc/>
-    public override LedgerHash Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        reader.TokenType == JsonTokenType.String
-            ? LedgerHash.Parse(reader.GetString()!)
-            : throw new JsonException("a ledger hash is a string");
+    public override bool HandleNull => true;
+
+    /// <inheritdoc/>
+    public override LedgerHash Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.String => LedgerHash.Parse(reader.GetString()!),
+        JsonTokenType.Null => LedgerHash.None,
+        _ => throw new JsonException("a ledger hash is a string"),
+    };
 
     /// <inheritdoc/>
     public override void Write(Utf8JsonWriter writer, LedgerHash value, JsonSerializerOptions options)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        ArgumentNullException.ThrowIfNull(value);
+        if (value is null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+
         if (!value.IsHash)
         {
             writer.WriteStringValue(value.ToString());

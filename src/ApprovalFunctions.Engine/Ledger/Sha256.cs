@@ -8,10 +8,10 @@ namespace ApprovalFunctions.Engine.Ledger;
 /// goes through OpenSSL 3's EVP layer, which costs about 400 ns of fixed overhead per call (a context
 /// allocated and a provider fetched each time) on top of about 0.6 ns per byte for the hash itself;
 /// a ledger entry is about 300 bytes, so the overhead was two thirds of every entry and most of a
-/// stage-advancing decision (docs/benchmarks-engine.md). Where the process has already loaded
-/// OpenSSL's libcrypto (which .NET itself uses on Linux), this calls its plain
-/// <c>SHA256_Init/Update/Final</c> with the context on the stack instead: the same code, the same
-/// SHA-NI instructions, none of the per-call setup.
+/// stage-advancing decision (docs/benchmarks-engine.md). On Linux this loads OpenSSL's libcrypto by
+/// name (<c>libcrypto.so.3</c>, else <c>.so.1.1</c>; where .NET itself runs on OpenSSL 3, the same
+/// library it already has loaded) and calls its plain <c>SHA256_Init/Update/Final</c> with the
+/// context on the stack instead: the same code, the same SHA-NI instructions, none of the per-call setup.
 /// </summary>
 /// <remarks>
 /// The native path is used only after it reproduces <see cref="SHA256"/>'s output on known inputs
