@@ -475,7 +475,10 @@ internal static class Bench
         }
 
         sb.AppendLine("**Why figures fall as the store grows.** Azurite keeps each table in one in-memory collection and answers every");
-        sb.AppendLine("query (anything but a point read) by testing every entity of the table. The runner's hot reads are partition queries:");
+        sb.AppendLine("query (anything but a point read) by testing every entity of the table. Point reads and writes use its index, but it looks");
+        sb.AppendLine("an entity up by row key first and then tests the partition key of every entity with that row key; every request partition");
+        sb.AppendLine("has rows named `state`, `manifest` and `ledger|000000000001`, so in the requests table even a point read or write costs time in");
+        sb.AppendLine("proportion to the number of requests (LokiJS `findOne({RowKey, PartitionKey})` in Azurite 3.37). The runner's hot reads are partition queries:");
         sb.AppendLine("one per event for the request's state, outbox and manifest rows, and one per shard poll of the due-work table. So");
         sb.AppendLine("each costs time in proportion to the rows the hub's table holds, Azurite is single-threaded, and every suite runs on");
         sb.AppendLine("the rows the suites before it left. That is visible in the runs listed above (in most suites each run is slower than");
