@@ -90,13 +90,9 @@ public sealed class LedgerHash : IEquatable<LedgerHash>
 
         Span<byte> bytes = stackalloc byte[32];
         CopyTo(bytes);
-        for (var i = 0; i < 32; i++)
-        {
-            destination[2 * i] = Hex(bytes[i] >> 4);
-            destination[(2 * i) + 1] = Hex(bytes[i] & 0xF);
-        }
-
-        return HexLength;
+        return Convert.TryToHexStringLower(bytes, destination, out var written)
+            ? written
+            : throw new ArgumentException("the destination is shorter than " + HexLength + " bytes", nameof(destination));
     }
 
     /// <summary>The maximum number of UTF-8 bytes <see cref="WriteUtf8"/> writes.</summary>
@@ -148,8 +144,6 @@ public sealed class LedgerHash : IEquatable<LedgerHash>
 
     /// <summary>Value inequality.</summary>
     public static bool operator !=(LedgerHash? left, LedgerHash? right) => !(left == right);
-
-    private static byte Hex(int nibble) => (byte)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
 
     // Stored hashes are lowercase; an uppercase one was not written by this service, so it stays text.
     private static bool IsLowercaseHex(string text)

@@ -104,6 +104,12 @@ internal static class Consensus
             return count;
         }
 
+        return GroupCoverage(definition.Consensus.Groups ?? [], ApprovingPeople(responses), directory);
+    }
+
+    /// <summary>The approver slots the approvals among <paramref name="responses"/> used (a delegate counts as its principal).</summary>
+    private static List<string> ApprovingPeople(IReadOnlyList<StageResponse> responses)
+    {
         var people = new List<string>();
         foreach (var r in responses)
         {
@@ -113,7 +119,7 @@ internal static class Consensus
             }
         }
 
-        return GroupCoverage(definition.Consensus.Groups ?? [], people, directory);
+        return people;
     }
 
     /// <summary>
@@ -137,15 +143,7 @@ internal static class Consensus
             return possible >= required;
         }
 
-        var people = new List<string>();
-        foreach (var r in responses)
-        {
-            if (r.Decision == DecisionKind.Approve)
-            {
-                people.Add(r.OnBehalfOf ?? r.User);
-            }
-        }
-
+        var people = ApprovingPeople(responses);
         foreach (var approver in approvers)
         {
             if (!SlotUsed(responses, approver))
