@@ -452,8 +452,9 @@ public static class ApprovalEngine
         work.Status = RequestStatus.ChangesRequested;
         work.DecidedAt = work.Now;
         work.Log(SystemActor, null, "approval.changesRequested", null, comment, null);
-        work.Emit("approval.changesRequested", null, [work.Requester]);
-        work.Do(new Notify(NotificationKind.Outcome, null, [work.Requester]));
+        IReadOnlyList<string> requester = [work.Requester]; // one immutable list for both
+        work.Emit("approval.changesRequested", null, requester);
+        work.Do(new Notify(NotificationKind.Outcome, null, requester));
     }
 
     // ---------------------------------------------------------------- stage lifecycle
@@ -720,8 +721,9 @@ public static class ApprovalEngine
         work.Status = outcome;
         work.DecidedAt = work.Now;
         work.Log(actor, null, action, null, comment, null);
-        work.Emit(action, null, [work.Requester]);
-        work.Do(new Notify(NotificationKind.Outcome, null, [work.Requester]));
+        IReadOnlyList<string> requester = [work.Requester]; // one immutable list for both
+        work.Emit(action, null, requester);
+        work.Do(new Notify(NotificationKind.Outcome, null, requester));
         var callback = work.Definition?.Callback;
         if (callback is not null && Contains(callback.Events, name))
         {

@@ -124,12 +124,9 @@ internal sealed class Work : IRuleDataSource
 
     public void Do(EngineIntent intent) => _intents.Add(intent);
 
-    /// <summary>A stable idempotency key for an outbound emission: request, iteration, event, stage and the ledger position it follows.</summary>
-    public string EmissionKey(string eventType, string? stageId) =>
-        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{_original.Id}:{Iteration}:{eventType}:{stageId}:{LedgerLength}");
-
+    /// <summary>An outbound emission; its idempotency key (request, iteration, event, stage, the ledger position it follows) is formatted only if a host reads it.</summary>
     public void Emit(string eventType, string? stageId, IReadOnlyList<string> users) =>
-        Do(new EmitEvent(eventType, stageId, users, EmissionKey(eventType, stageId)));
+        Do(new EmitEvent(eventType, stageId, users, _original.Id, Iteration, LedgerLength));
 
     public int IndexOfStage(string stageId)
     {

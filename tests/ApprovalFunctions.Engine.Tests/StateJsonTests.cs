@@ -98,4 +98,48 @@ public sealed class StateJsonTests
         Assert.Equal(timer, StateJson.DeserializeTimer(StateJson.SerializeTimer(timer)));
         Assert.Contains("\"kind\":\"stageTimeout\"", StateJson.SerializeTimer(timer), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void EmitEvent_KeyFormattedOnDemand_EqualsTheSameKeyGivenExplicitly_AndSurvivesJson()
+    {
+        var run = Run.Start(Kit.Stages("[{'id':'a','approvers':[{'type':'user','id':'bob'}]},{'id':'b','order':2,'approvers':[{'type':'user','id':'carol'}]}]"));
+        run.Approve("bob", "a");
+        var emitted = run.Last.Intents.OfType<EmitEvent>().First(e => e.StageId == "b");
+        var expected = $"{run.State.Id}:{run.State.Iteration}:{emitted.EventType}:{emitted.StageId}:";
+        Assert.StartsWith(expected, emitted.IdempotencyKey, StringComparison.Ordinal);
+        Assert.Equal(emitted.IdempotencyKey, emitted.IdempotencyKey); // stable across reads
+
+        var explicitKey = new EmitEvent(emitted.EventType, emitted.StageId, emitted.Users, emitted.IdempotencyKey);
+        Assert.Equal(explicitKey, emitted);
+        Assert.Equal(explicitKey.GetHashCode(), emitted.GetHashCode());
+        Assert.NotEqual(new EmitEvent(emitted.EventType, emitted.StageId, emitted.Users, emitted.IdempotencyKey + "x"), emitted);
+
+        var back = (EmitEvent)StateJson.DeserializeIntent(StateJson.SerializeIntent(emitted));
+        Assert.Equal(emitted.IdempotencyKey, back.IdempotencyKey);
+        Assert.Equal(emitted.Users, back.Users);
+        Assert.Contains("\"idempotencyKey\":\"" + emitted.IdempotencyKey + "\"", StateJson.SerializeIntent(emitted), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Times_KeepTheirInstant_WithOffsetZero_AndNoneStaysNone()
+    {
+        var plus2 = new DateTimeOffset(2026, 3, 1, 12, 30, 0, TimeSpan.FromHours(2));
+        var stage = new StageState { Id = "s", ActivatedAt = plus2, DueAt = DateTimeOffset.MinValue };
+        Assert.Equal(plus2, stage.ActivatedAt); // the same instant ...
+        Assert.Equal(TimeSpan.Zero, stage.ActivatedAt!.Value.Offset); // ... read back in UTC
+        Assert.Equal(DateTimeOffset.MinValue, stage.DueAt); // the smallest instant is not "none"
+        Assert.Null(stage.ClosedAt);
+        Assert.Null(stage.NextReminderAt);
+        Assert.Null((stage with { ActivatedAt = null }).ActivatedAt);
+        Assert.Equal(stage, stage with { ActivatedAt = plus2.ToUniversalTime() }); // equality is by instant, as before
+
+        var response = new StageResponse("bob", DecisionKind.Approve, null, null, plus2);
+        Assert.Equal(plus2.UtcDateTime, response.At.UtcDateTime);
+        Assert.Equal(plus2, (response with { Comment = "c" }).At);
+
+        var json = StateJson.Serialize(Busy().State);
+        var back = StateJson.Deserialize(json);
+        Assert.Equal(json, StateJson.Serialize(back));
+        Assert.Contains("+00:00\"", json, StringComparison.Ordinal);
+    }
 }

@@ -81,7 +81,8 @@ public class EngineBenchmarks
         var submitted = new Submitted
         {
             EventId = "submit-1",
-            RequestId = "req-1",
+            // The shape of id the API assigns (a version-7 GUID, 32 hex digits): keys built from it are as long as in production.
+            RequestId = "019a8f3c5e2b7d41a6c09e8f7b3d2a15",
             TenantId = "t1",
             Requester = new Actor("alice"),
             Model = "account.move",

@@ -58,8 +58,65 @@ public sealed record Notify(NotificationKind Kind, string? StageId, IReadOnlyLis
 public sealed record DeliverCallback(string Outcome, string IdempotencyKey) : EngineIntent;
 
 /// <summary>Emit an outbound event to subscriptions (API.md event names, e.g. <c>stage.activated</c>).</summary>
-/// <param name="EventType">The event name.</param>
-/// <param name="StageId">The stage it concerns, if any.</param>
-/// <param name="Users">Users it concerns (e.g. the resolved approvers of an activated stage).</param>
-/// <param name="IdempotencyKey">Stable for this emission.</param>
-public sealed record EmitEvent(string EventType, string? StageId, IReadOnlyList<string> Users, string IdempotencyKey) : EngineIntent;
+/// <remarks>
+/// The engine emits several events per decision and most tenants subscribe to few of them, so it does not build the
+/// idempotency key up front: it keeps the parts (request, iteration, ledger position) and <see cref="IdempotencyKey"/>
+/// formats them when a host asks (read it once per emission). Equality compares the key's value, however it was made.
+/// </remarks>
+public sealed record EmitEvent : EngineIntent
+{
+    private readonly string? _key;
+    private readonly string? _requestId;
+    private readonly int _iteration;
+    private readonly long _position;
+
+    /// <summary>An emission with a given key (deserialization, tests, hosts).</summary>
+    /// <param name="eventType">The event name.</param>
+    /// <param name="stageId">The stage it concerns, if any.</param>
+    /// <param name="users">Users it concerns (e.g. the resolved approvers of an activated stage).</param>
+    /// <param name="idempotencyKey">Stable for this emission.</param>
+    [System.Text.Json.Serialization.JsonConstructor]
+    public EmitEvent(string eventType, string? stageId, IReadOnlyList<string> users, string idempotencyKey)
+    {
+        ArgumentNullException.ThrowIfNull(idempotencyKey);
+        EventType = eventType;
+        StageId = stageId;
+        Users = users;
+        _key = idempotencyKey;
+    }
+
+    /// <summary>The engine's emission: key <c>{requestId}:{iteration}:{eventType}:{stageId}:{position}</c>, formatted on demand.</summary>
+    internal EmitEvent(string eventType, string? stageId, IReadOnlyList<string> users, string requestId, int iteration, long position)
+    {
+        EventType = eventType;
+        StageId = stageId;
+        Users = users;
+        _requestId = requestId;
+        _iteration = iteration;
+        _position = position;
+    }
+
+    /// <summary>The event name.</summary>
+    public string EventType { get; }
+
+    /// <summary>The stage it concerns, if any.</summary>
+    public string? StageId { get; }
+
+    /// <summary>Users it concerns (e.g. the resolved approvers of an activated stage).</summary>
+    public IReadOnlyList<string> Users { get; }
+
+    /// <summary>Stable for this emission: the same request, iteration, event, stage and ledger position give the same key.</summary>
+    public string IdempotencyKey => _key ?? Key(_requestId!, _iteration, EventType, StageId, _position);
+
+    /// <summary>The key format, in one place.</summary>
+    internal static string Key(string requestId, int iteration, string eventType, string? stageId, long position) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{requestId}:{iteration}:{eventType}:{stageId}:{position}");
+
+    /// <inheritdoc/>
+    public bool Equals(EmitEvent? other) =>
+        other is not null && EventType == other.EventType && StageId == other.StageId && ReferenceEquals(Users, other.Users)
+        && IdempotencyKey == other.IdempotencyKey;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(EventType, StageId, Users, IdempotencyKey);
+}

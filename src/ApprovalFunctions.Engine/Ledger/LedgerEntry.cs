@@ -26,4 +26,11 @@ public sealed record LedgerEntry(
     string? Detail,
     int Iteration,
     LedgerHash PreviousHash,
-    LedgerHash Hash);
+    LedgerHash Hash)
+{
+    // Kept as UTC ticks (8 bytes, not 16); the hash already covers only the instant (see LedgerChain).
+    private readonly long _at = At.UtcTicks;
+
+    /// <summary>When it happened (the time passed to the engine), with offset zero.</summary>
+    public DateTimeOffset At { get => new(_at, TimeSpan.Zero); init => _at = value.UtcTicks; }
+}

@@ -138,17 +138,25 @@ public sealed record ApprovalState
     /// <summary>Starts at 1; each resubmission starts a new iteration.</summary>
     public int Iteration { get; init; } = 1;
 
+    private readonly long _createdAt;
+
     /// <summary>When the request was submitted.</summary>
-    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset CreatedAt { get => new(_createdAt, TimeSpan.Zero); init => _createdAt = value.UtcTicks; }
+
+    private readonly long _updatedAt;
 
     /// <summary>When the last event was applied.</summary>
-    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get => new(_updatedAt, TimeSpan.Zero); init => _updatedAt = value.UtcTicks; }
+
+    private readonly long _decidedAt;
 
     /// <summary>When the outcome became final (or changes were requested).</summary>
-    public DateTimeOffset? DecidedAt { get; init; }
+    public DateTimeOffset? DecidedAt { get => Instants.Unpack(_decidedAt); init => _decidedAt = Instants.Pack(value); }
+
+    private readonly long _expiresAt;
 
     /// <summary>When the request expires.</summary>
-    public DateTimeOffset? ExpiresAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get => Instants.Unpack(_expiresAt); init => _expiresAt = Instants.Pack(value); }
 
     /// <summary>The stages of the current iteration, in definition order.</summary>
     public IReadOnlyList<StageState> Stages { get; init; } = [];
@@ -211,20 +219,28 @@ public sealed record StageState
     /// <summary>Decisions and comments, oldest first.</summary>
     public IReadOnlyList<StageResponse> Responses { get; init; } = [];
 
+    private readonly long _activatedAt;
+
     /// <summary>When the stage became active.</summary>
-    public DateTimeOffset? ActivatedAt { get; init; }
+    public DateTimeOffset? ActivatedAt { get => Instants.Unpack(_activatedAt); init => _activatedAt = Instants.Pack(value); }
+
+    private readonly long _dueAt;
 
     /// <summary>When the stage times out, if it has a timeout.</summary>
-    public DateTimeOffset? DueAt { get; init; }
+    public DateTimeOffset? DueAt { get => Instants.Unpack(_dueAt); init => _dueAt = Instants.Pack(value); }
+
+    private readonly long _nextReminderAt;
 
     /// <summary>When the next reminder fires.</summary>
-    public DateTimeOffset? NextReminderAt { get; init; }
+    public DateTimeOffset? NextReminderAt { get => Instants.Unpack(_nextReminderAt); init => _nextReminderAt = Instants.Pack(value); }
 
     /// <summary>How many reminders have fired.</summary>
     public int RemindersSent { get; init; }
 
+    private readonly long _closedAt;
+
     /// <summary>When the stage closed.</summary>
-    public DateTimeOffset? ClosedAt { get; init; }
+    public DateTimeOffset? ClosedAt { get => Instants.Unpack(_closedAt); init => _closedAt = Instants.Pack(value); }
 
     /// <summary>Why the stage is skipped, cannot be approved, or closed the way it did.</summary>
     public string? Note { get; init; }
@@ -243,7 +259,13 @@ public sealed record StageResponse(
     DecisionKind Decision,
     string? Comment,
     string? OnBehalfOf,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    private readonly long _at = At.UtcTicks;
+
+    /// <summary>When it was given, with offset zero (kept as UTC ticks, see <see cref="Instants"/>).</summary>
+    public DateTimeOffset At { get => new(_at, TimeSpan.Zero); init => _at = value.UtcTicks; }
+}
 
 /// <summary>The state of the outcome callback.</summary>
 public sealed record CallbackState
@@ -266,11 +288,15 @@ public sealed record CallbackState
     /// <summary>Stable across retries of the same delivery.</summary>
     public string? IdempotencyKey { get; init; }
 
+    private readonly long _lastAttemptAt;
+
     /// <summary>When the last attempt was made.</summary>
-    public DateTimeOffset? LastAttemptAt { get; init; }
+    public DateTimeOffset? LastAttemptAt { get => Instants.Unpack(_lastAttemptAt); init => _lastAttemptAt = Instants.Pack(value); }
+
+    private readonly long _deliveredAt;
 
     /// <summary>When it was acknowledged.</summary>
-    public DateTimeOffset? DeliveredAt { get; init; }
+    public DateTimeOffset? DeliveredAt { get => Instants.Unpack(_deliveredAt); init => _deliveredAt = Instants.Pack(value); }
 }
 
 /// <summary>What an earlier iteration looked like when it ended.</summary>

@@ -303,9 +303,11 @@ public sealed partial class RequestProcessor
                         callback.Outcome, body.Length > MaxInlineBody ? "" : body, now.UtcTicks, 0, definition.Id, definition.Version));
                     break;
                 case EmitEvent emit:
+                    string? emitKey = null; // formatted once, and only when a subscription wants the event
                     foreach (var subscription in await _subscriptions.GetMatchingAsync(state.TenantId, emit.EventType, cancellationToken).ConfigureAwait(false))
                     {
-                        outbox.Add(new OutboxItem(OutboxItem.EventRowKey(emit.IdempotencyKey, subscription.Id), OutboxItem.EventKind, emit.IdempotencyKey,
+                        emitKey ??= emit.IdempotencyKey;
+                        outbox.Add(new OutboxItem(OutboxItem.EventRowKey(emitKey, subscription.Id), OutboxItem.EventKind, emitKey,
                             subscription.Id, emit.EventType, EventBody(state, emit, now) is { Length: <= MaxInlineBody } full ? full : EventBody(state, emit, now, includeRecord: false),
                             now.UtcTicks, 0));
                     }
