@@ -475,15 +475,13 @@ internal static class Bench
         }
 
         sb.AppendLine("**Why figures fall as the store grows.** Azurite keeps each table in one in-memory collection and answers every");
-        sb.AppendLine("query (anything but a point read) by testing every entity of the table. Point reads and writes use its index, but it looks");
-        sb.AppendLine("an entity up by row key first and then tests the partition key of every entity with that row key; every request partition");
-        sb.AppendLine("has rows named `state`, `manifest` and `ledger|000000000001`, so in the requests table even a point read or write costs time in");
-        sb.AppendLine("proportion to the number of requests (LokiJS `findOne({RowKey, PartitionKey})` in Azurite 3.37). The runner's hot reads are partition queries:");
-        sb.AppendLine("one per event for the request's state, outbox and manifest rows, and one per shard poll of the due-work table. So");
-        sb.AppendLine("each costs time in proportion to the rows the hub's table holds, Azurite is single-threaded, and every suite runs on");
-        sb.AppendLine("the rows the suites before it left. That is visible in the runs listed above (in most suites each run is slower than");
-        sb.AppendLine("the one before) and in the populating rate. On Azure Table Storage the same reads are indexed range queries within one");
-        sb.AppendLine("partition, so these figures are a local bound, not Azure latencies.");
+        sb.AppendLine("query (anything but a point read) by testing every entity of the table. Point reads and writes use its index (by row key");
+        sb.AppendLine("first, then the partition key of every entity with that row key), so since storage layout 2 every row key of a request");
+        sb.AppendLine("starts with the request id and the read before a commit is one point read of the state row, which carries the manifest");
+        sb.AppendLine("([decisions/011](decisions/011-request-row-keys.md)). What still grows with the store are the queries: each shard poll of the");
+        sb.AppendLine("due-work table, the 'my approvals' page (the inbox table) and the ledger read. Azurite is single-threaded and every");
+        sb.AppendLine("suite runs on the rows the suites before it left. On Azure Table Storage those reads are indexed range queries within");
+        sb.AppendLine("one partition, so these figures are a local bound, not Azure latencies.");
         sb.AppendLine();
 
         sb.AppendLine("## Load safety");

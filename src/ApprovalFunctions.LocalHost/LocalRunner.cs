@@ -82,7 +82,7 @@ internal sealed class DueWorkPump(ApprovalRuntime runtime, IConfiguration config
 /// </summary>
 internal sealed partial class StorageInitializer(
     StorageTables tables, DirectoryStore directory, DefinitionStore definitions, IRuleEvaluator rules, TimeProvider time,
-    IConfiguration configuration, ILogger<StorageInitializer> logger) : IHostedService
+    IConfiguration configuration, ILogger<StorageInitializer> logger, IHostApplicationLifetime lifetime) : IHostedService
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -104,6 +104,8 @@ internal sealed partial class StorageInitializer(
             LogStorageUnreachable(logger, ex, tables.Service.Endpoint.ToString(), FirstRetryDelay.TotalSeconds);
             _retrying = RetryAsync(_stopping.Token);
         }
+        // A StorageLayoutException is not transient (serving would answer 404 for requests that exist): it stops the
+        // start, and Program says what to do.
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -132,6 +134,13 @@ internal sealed partial class StorageInitializer(
             {
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
                 LogStorageUnreachable(logger, ex, tables.Service.Endpoint.ToString(), delay.TotalSeconds);
+            }
+            catch (StorageLayoutException ex)
+            {
+                LogWrongLayout(logger, ex.Message);
+                Environment.ExitCode = 1;
+                lifetime.StopApplication();
+                return;
             }
         }
     }
@@ -182,6 +191,9 @@ internal sealed partial class StorageInitializer(
     [LoggerMessage(Level = LogLevel.Error, Message = "Table Storage is not reachable at {Endpoint}; not ready, retrying in {Seconds} s. " +
         "Start Azurite (scripts/run.sh does) or set AzureWebJobsStorage.")]
     private static partial void LogStorageUnreachable(ILogger logger, Exception ex, string endpoint, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Not starting: {Reason}")]
+    private static partial void LogWrongLayout(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Table Storage at {Endpoint} is reachable; tables ready")]
     private static partial void LogStorageReachable(ILogger logger, string endpoint);

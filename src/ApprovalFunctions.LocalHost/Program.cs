@@ -32,7 +32,18 @@ app.Logger.LogInformation("Settings from {Source}; hub {Hub}; environment {Envir
 app.MapApprovalsApi();
 app.MapDashboard();
 app.MapGet("/", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
-app.Run();
+try
+{
+    app.Run();
+}
+catch (ApprovalFunctions.Runtime.Storage.StorageLayoutException ex)
+{
+    // Not transient (see StorageInitializer): say what to do, without a stack trace, and exit non-zero.
+    Console.Error.WriteLine("Not starting: " + ex.Message);
+    return 1;
+}
+
+return 0;
 
 /// <summary>The entry point, visible to WebApplicationFactory in tests.</summary>
 public partial class Program;

@@ -75,13 +75,16 @@ public sealed class IndexTests
         var stored = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "wide"))!;
         Assert.True(stored.ManifestParts >= 2, $"manifest parts: {stored.ManifestParts}");
         Assert.Equal(2802, stored.Manifest!.Count);
+        Assert.NotNull(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "wide|manifest|001"));
         Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);
 
         await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "wide", Harness.Approve("manager", users[0].Id));
 
         stored = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "wide"))!;
-        Assert.Equal(1, stored.ManifestParts);
-        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "manifest|001"));
+        Assert.Equal(0, stored.ManifestParts); // small again: back in the state row
+        Assert.NotEmpty(stored.Manifest!);
+        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "wide|manifest"));
+        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "wide"), "wide|manifest|001"));
         Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, users[1234].Id, true, ListFilter.None, 10, null)).Items);
     }
 

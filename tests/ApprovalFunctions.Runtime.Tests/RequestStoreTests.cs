@@ -41,12 +41,24 @@ public sealed class RequestStoreTests
         Assert.True(stored.Parts >= 3, $"expected spill rows, got {stored.Parts} part(s)");
         Assert.Equal(big, stored.State.Record.GetProperty("blob").GetString());
 
+        // A state that spills cannot carry the manifest as well: it has a row of its own meanwhile.
+        var pk = Keys.Request(Harness.Tenant, "big");
+        Assert.NotNull(await h.Runtime.Tables.Requests.GetAsync(pk, "big|state|001"));
+        Assert.NotNull(await h.Runtime.Tables.Requests.GetAsync(pk, "big|manifest"));
+        Assert.Equal(1, stored.ManifestParts);
+        var manifest = stored.Manifest!.Select(m => m.Rk).ToList();
+        Assert.NotEmpty(manifest);
+
         using var small = System.Text.Json.JsonDocument.Parse("""{"blob":"small"}""");
         var shrunk = await h.Runtime.Requests.CommitAsync(stored, stored.State with { Record = small.RootElement.Clone() }, [], [], []);
         Assert.Equal(1, shrunk.Parts);
-        var spill = await h.Runtime.Tables.Requests.GetAsync(Keys.Request(Harness.Tenant, "big"), "state|001");
-        Assert.Null(spill);
-        Assert.Equal("small", (await h.Runtime.Requests.GetAsync(Harness.Tenant, "big"))!.State.Record.GetProperty("blob").GetString());
+        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(pk, "big|state|001"));
+        // Small again: the unchanged manifest moved back into the state row, and its own row is gone.
+        Assert.Null(await h.Runtime.Tables.Requests.GetAsync(pk, "big|manifest"));
+        var reread = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "big"))!;
+        Assert.Equal("small", reread.State.Record.GetProperty("blob").GetString());
+        Assert.Equal(0, reread.ManifestParts);
+        Assert.Equal(manifest, reread.Manifest!.Select(m => m.Rk));
     }
 
     [Fact]
@@ -82,5 +94,57 @@ public sealed class RequestStoreTests
         Assert.Equal(state.LedgerLength, ledger.Count);
         Assert.Equal(Enumerable.Range(1, ledger.Count).Select(i => (long)i), ledger.Select(e => e.Sequence));
         Assert.True(LedgerChain.Verify(Harness.Tenant, "r1", ledger, state.LedgerHead).IsValid);
+    }
+
+    [Fact]
+    public async Task Layout_EveryRowKeyOfARequestStartsWithItsId_AndACommitReadsOneRow()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("r-keys"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "r-keys", Harness.Approve("manager", "bob"));
+
+        var pk = Keys.Request(Harness.Tenant, "r-keys");
+        var keys = new List<string>();
+        await foreach (var row in h.Runtime.Tables.Requests.QueryAsync(TableFilter.PartitionKeyEquals(pk)))
+        {
+            keys.Add(row.RowKey);
+        }
+
+        Assert.Contains("r-keys|state", keys);
+        Assert.Contains("r-keys|ledger|000000000001", keys);
+        Assert.DoesNotContain("r-keys|manifest", keys); // the manifest rides in the state row
+        Assert.All(keys, k => Assert.StartsWith("r-keys|", k, StringComparison.Ordinal));
+
+        var loaded = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r-keys"))!;
+        Assert.NotEmpty(loaded.Manifest!);
+        Assert.Equal(0, loaded.ManifestParts);
+
+        // Loading for a commit is one storage request: a point read of the state row.
+        var before = h.Counter.Count;
+        await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r-keys");
+        Assert.Equal(1, h.Counter.Count - before);
+    }
+
+    [Fact]
+    public async Task EnsureCreated_TableOfAnEarlierLayout_StopsWithWhatToDo()
+    {
+        var h = await Harness.CreateAsync();
+        var marker = (await h.Runtime.Tables.Requests.GetAsync("!layout", "!layout"))!;
+        Assert.Equal(RequestStore.Layout, marker.GetInt32("Layout"));
+
+        // A table an earlier build filled: request rows, no marker.
+        var old = await Harness.CreateAsync();
+        await old.Runtime.Tables.Requests.DeleteAsync("!layout", "!layout", "*");
+        await old.Runtime.Tables.Requests.UpsertAsync(new TableEntity(Keys.Request(Harness.Tenant, "r0"), "state") { ["V"] = 1L });
+        var fresh = new StorageTables(old.Runtime.Tables.Service, old.Hub);
+        var ex = await Assert.ThrowsAsync<StorageLayoutException>(() => fresh.EnsureCreatedAsync());
+        Assert.Contains("layout 1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Approvals:HubName", ex.Message, StringComparison.Ordinal);
+
+        // A marker from another layout.
+        await old.Runtime.Tables.Requests.UpsertAsync(new TableEntity("!layout", "!layout") { ["Layout"] = 3 }, TableUpdateMode.Replace);
+        ex = await Assert.ThrowsAsync<StorageLayoutException>(() => new StorageTables(old.Runtime.Tables.Service, old.Hub).EnsureCreatedAsync());
+        Assert.Contains("layout 3", ex.Message, StringComparison.Ordinal);
     }
 }

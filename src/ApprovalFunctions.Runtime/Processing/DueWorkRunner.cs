@@ -242,7 +242,7 @@ public sealed partial class DueWorkRunner
     {
         // One read gives the state and its outbox rows; the processor reuses it for the commit (a stale copy just
         // costs a 412 and a re-read).
-        var stored = await _requests.LoadAsync(item.TenantId, item.RequestId, ct).ConfigureAwait(false);
+        var stored = await _requests.LoadAsync(item.TenantId, item.RequestId, item.Key, ct).ConfigureAwait(false);
         if (stored is null || !stored.Outbox.TryGetValue(item.Key, out var outbox))
         {
             await DropOrRecheckAsync(item, ct).ConfigureAwait(false);

@@ -150,7 +150,7 @@ public sealed partial class RequestProcessor
         catch (TableException ex) when (ex.Kind == TableErrorKind.Conflict)
         {
             // Same request id submitted before (a retry): answer with what is stored. Our due rows are orphans the runner drops.
-            var existing = await _requests.LoadAsync(evt.TenantId, evt.RequestId, cancellationToken).ConfigureAwait(false);
+            var existing = await _requests.LoadAsync(evt.TenantId, evt.RequestId, cancellationToken: cancellationToken).ConfigureAwait(false);
             return existing is null
                 ? throw new StorageBusyException($"Request {evt.RequestId} exists but could not be read.", ex)
                 : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
@@ -173,7 +173,7 @@ public sealed partial class RequestProcessor
     {
         using var held = await _locks.AcquireAsync(LockKey(tenantId, requestId), cancellationToken).ConfigureAwait(false);
         var stale = string.IsNullOrEmpty(staleJson) ? [] : RuntimeJson.Deserialize<List<ManifestRow>>(staleJson);
-        var current = await _requests.LoadAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
+        var current = await _requests.LoadAsync(tenantId, requestId, cancellationToken: cancellationToken).ConfigureAwait(false);
         var desired = current is null
             ? []
             : IndexProjection.Compute(current.State, await _directory.GetAsync(tenantId, cancellationToken).ConfigureAwait(false), _time.GetUtcNow());
@@ -196,7 +196,7 @@ public sealed partial class RequestProcessor
         {
             var current = attempt == 1 && preloaded is not null
                 ? preloaded
-                : await _requests.LoadAsync(tenantId, requestId, cancellationToken).ConfigureAwait(false);
+                : await _requests.LoadAsync(tenantId, requestId, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
             if (current is null)
             {
                 return ProcessResult.NotFound;

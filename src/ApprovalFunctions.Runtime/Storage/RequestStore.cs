@@ -18,8 +18,11 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
     /// <summary>The index rows last projected (null when none recorded).</summary>
     internal IReadOnlyList<ManifestRow>? Manifest { get; init; }
 
-    /// <summary>Rows the manifest occupies (it spills like the state when a stage has thousands of approvers).</summary>
+    /// <summary>Rows of its own the manifest occupies: 0 while it rides in the state row (it moves out when a stage has thousands of approvers).</summary>
     internal int ManifestParts { get; init; }
+
+    /// <summary>The version that wrote the manifest's own rows (when <see cref="ManifestParts"/> &gt; 0).</summary>
+    internal long ManifestVersion { get; init; }
 
     /// <summary>Pending outbox rows, by row key (loaded for commits, not by <see cref="RequestStore.GetAsync"/>).</summary>
     internal IReadOnlyDictionary<string, OutboxItem> Outbox { get; init; } = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
@@ -56,14 +59,25 @@ public sealed record OutboxItem(string RowKey, string Kind, string IdempotencyKe
 }
 
 /// <summary>
-/// The request partition (<c>{tenant}|{requestId}</c> in <c>{hub}Requests</c>): the state row (ETag-guarded,
-/// chunked over <c>D0..Dn</c>, spilling to <c>state|001…</c> rows past ~900 KB), one row per ledger entry,
-/// pending outbox rows and the projection manifest. Create and commit are each ONE entity-group transaction.
+/// The request partition (<c>{tenant}|{requestId}</c> in <c>{hub}Requests</c>): the state row <c>{requestId}|state</c>
+/// (ETag-guarded, chunked over <c>D0..Dn</c>, spilling to <c>{requestId}|state|001…</c> rows past ~900 KB) that also
+/// carries the projection manifest (<c>M0..Mn</c>) while both fit one row, one row per ledger entry
+/// (<c>{requestId}|ledger|…</c>) and pending outbox rows. Create and commit are each ONE entity-group transaction, and
+/// the read a commit needs is one point read (plus one for the outbox row a delivery settles).
 /// </summary>
+/// <remarks>
+/// Every row key starts with the request id although the partition key already names the request: storage
+/// emulators (Azurite) find a row through a row-key index first, so row keys shared by every request (<c>state</c>)
+/// made each point read cost time in proportion to the number of requests there. Layout 2; see
+/// docs/decisions/011-request-row-keys.md.
+/// </remarks>
 public sealed class RequestStore
 {
     /// <summary>The largest state JSON accepted, in characters (a commit must fit one 4 MiB transaction).</summary>
     public const int MaxStateChars = 1_500_000;
+
+    /// <summary>The layout of the request partition this build reads and writes (see <see cref="StorageTables"/>).</summary>
+    public const int Layout = 2;
 
     private const string StateRow = "state";
     private const string ManifestRowKey = "manifest";
@@ -78,65 +92,64 @@ public sealed class RequestStore
     }
 
     /// <summary>
-    /// Reads the state and its ETag (one point read; one more range read only when the state spilled); null when the
-    /// request does not exist. For display: it does not load the outbox or the projection manifest.
+    /// Reads the state and its ETag (one point read; one range read more only when the state or its manifest spilled);
+    /// null when the request does not exist. It does not load outbox rows.
     /// </summary>
-    public async Task<StoredRequest?> GetAsync(string tenantId, string requestId, CancellationToken cancellationToken = default)
-    {
-        var pk = Keys.Request(tenantId, requestId);
-        for (var attempt = 0; ; attempt++)
-        {
-            var state = await _table.GetAsync(pk, StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (state is null)
-            {
-                return null;
-            }
-
-            var version = state.GetInt64("V") ?? 0;
-            var parts = state.GetInt32("Parts") ?? 1;
-            var sb = new StringBuilder();
-            Chunks.Append(sb, state, "D");
-            var consistent = true;
-            if (parts > 1)
-            {
-                var spills = new List<TableEntity>();
-                await foreach (var row in _table.QueryAsync(TableFilter.RowKeyStartsWith(pk, StateRow + "|"), cancellationToken: cancellationToken).ConfigureAwait(false))
-                {
-                    spills.Add(row);
-                }
-
-                for (var i = 1; i < parts && consistent; i++)
-                {
-                    var spill = spills.Find(r => r.RowKey == SpillKey(i));
-                    consistent = spill is not null && spill.GetInt64("V") == version;
-                    if (consistent)
-                    {
-                        Chunks.Append(sb, spill!, "D");
-                    }
-                }
-            }
-
-            if (consistent)
-            {
-                return new StoredRequest(StateJson.Deserialize(sb.ToString()), state.ETag!, version) { Parts = parts };
-            }
-
-            if (attempt >= 3)
-            {
-                throw new StorageBusyException($"Request {requestId}: state rows kept changing while being read.");
-            }
-        }
-    }
+    public Task<StoredRequest?> GetAsync(string tenantId, string requestId, CancellationToken cancellationToken = default) =>
+        LoadAsync(tenantId, requestId, null, cancellationToken);
 
     /// <summary>
-    /// Reads everything a commit needs — state with ETag, pending outbox rows and the projection manifest — in one
-    /// range query; null when the request does not exist.
+    /// Reads what a commit needs — state with ETag and the projection manifest — with one point read of the state row,
+    /// plus a point read of <paramref name="outboxRowKey"/> when given (the delivery a commit settles); null when the
+    /// request does not exist. A state or manifest too large for one row is read with one range query instead.
     /// </summary>
-    internal async Task<StoredRequest?> LoadAsync(string tenantId, string requestId, CancellationToken cancellationToken = default)
+    internal async Task<StoredRequest?> LoadAsync(string tenantId, string requestId, string? outboxRowKey = null, CancellationToken cancellationToken = default)
     {
         var pk = Keys.Request(tenantId, requestId);
-        // "manifest" < "outbox|…" < "state" < "state|…" < "statf": one query reads everything but the ledger.
-        var filter = TableFilter.Format($"PartitionKey eq {pk} and RowKey ge {ManifestRowKey} and RowKey lt {"statf"}");
+        var prefix = Prefix(requestId);
+        var state = await _table.GetAsync(pk, prefix + StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (state is null)
+        {
+            return null;
+        }
+
+        var spilled = (state.GetInt32("Parts") ?? 1) > 1 || (state.GetInt32("ManifestParts") ?? 0) > 0
+            ? await LoadSpilledAsync(pk, prefix, requestId, cancellationToken).ConfigureAwait(false)
+            : null;
+        if (spilled is null && (state.GetInt32("Parts") ?? 1) > 1)
+        {
+            return null; // deleted between the two reads
+        }
+
+        var outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
+        if (outboxRowKey is not null)
+        {
+            // Read after the state: a row settled meanwhile means the state is stale too, and the commit's If-Match says so.
+            var row = await _table.GetAsync(pk, outboxRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (row is not null)
+            {
+                outbox[row.RowKey] = ReadOutbox(row);
+            }
+        }
+
+        if (spilled is not null)
+        {
+            return spilled with { Outbox = outbox };
+        }
+
+        var manifestJson = Chunks.Read(state, "M");
+        return new StoredRequest(StateJson.Deserialize(Chunks.Read(state, "D") ?? ""), state.ETag!, state.GetInt64("V") ?? 0)
+        {
+            Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
+            Outbox = outbox,
+        };
+    }
+
+    /// <summary>The rare shape: state spilled over several rows, or a manifest in rows of its own. One range query reads them all (not the outbox).</summary>
+    private async Task<StoredRequest?> LoadSpilledAsync(string pk, string prefix, string requestId, CancellationToken cancellationToken)
+    {
+        // "{id}|manifest" < "{id}|manifest|…" < "{id}|state" < "{id}|state|…" < "{id}|statf".
+        var filter = TableFilter.Format($"PartitionKey eq {pk} and RowKey ge {prefix + ManifestRowKey} and RowKey lt {prefix + "statf"}");
         for (var attempt = 0; ; attempt++)
         {
             var rows = new List<TableEntity>();
@@ -145,7 +158,7 @@ public sealed class RequestStore
                 rows.Add(row);
             }
 
-            var state = rows.Find(r => r.RowKey == StateRow);
+            var state = rows.Find(r => r.RowKey == prefix + StateRow);
             if (state is null)
             {
                 return null;
@@ -158,12 +171,30 @@ public sealed class RequestStore
             var consistent = true;
             for (var i = 1; i < parts && consistent; i++)
             {
-                var spill = rows.Find(r => r.RowKey == SpillKey(i));
+                var spill = rows.Find(r => r.RowKey == SpillKey(prefix, i));
                 consistent = spill is not null && spill.GetInt64("V") == version;
                 if (consistent)
                 {
                     Chunks.Append(sb, spill!, "D");
                 }
+            }
+
+            string? manifestJson = Chunks.Read(state, "M");
+            var manifestParts = state.GetInt32("ManifestParts") ?? 0;
+            if (consistent && manifestParts > 0)
+            {
+                var msb = new StringBuilder();
+                for (var i = 0; i < manifestParts && consistent; i++)
+                {
+                    var row = rows.Find(r => r.RowKey == ManifestKey(prefix, i));
+                    consistent = row is not null && row.GetInt64("V") == (state.GetInt64("ManifestV") ?? -1);
+                    if (consistent)
+                    {
+                        Chunks.Append(msb, row!, "M");
+                    }
+                }
+
+                manifestJson = msb.ToString();
             }
 
             if (!consistent)
@@ -177,54 +208,12 @@ public sealed class RequestStore
                 continue;
             }
 
-            var manifestRow = rows.Find(r => r.RowKey == ManifestRowKey);
-            string? manifestJson = null;
-            var manifestParts = 0;
-            if (manifestRow is not null && manifestRow.GetInt64("V") is { } manifestVersion)
-            {
-                manifestParts = manifestRow.GetInt32("Parts") ?? 1;
-                var msb = new StringBuilder();
-                Chunks.Append(msb, manifestRow, "M");
-                for (var i = 1; i < manifestParts && manifestJson is null; i++)
-                {
-                    var spill = rows.Find(r => r.RowKey == ManifestRowKey + "|" + i.ToString("D3", CultureInfo.InvariantCulture));
-                    if (spill is null || spill.GetInt64("V") != manifestVersion)
-                    {
-                        consistent = false;
-                        break;
-                    }
-
-                    Chunks.Append(msb, spill, "M");
-                }
-
-                manifestJson = msb.ToString();
-            }
-
-            if (!consistent)
-            {
-                if (attempt >= 3)
-                {
-                    throw new StorageBusyException($"Request {requestId}: manifest rows kept changing while being read.");
-                }
-
-                continue;
-            }
-
-            var outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
-            foreach (var row in rows)
-            {
-                if (row.RowKey.StartsWith("outbox|", StringComparison.Ordinal))
-                {
-                    outbox[row.RowKey] = ReadOutbox(row);
-                }
-            }
-
             return new StoredRequest(StateJson.Deserialize(sb.ToString()), state.ETag!, version)
             {
                 Parts = parts,
                 Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
                 ManifestParts = manifestParts,
-                Outbox = outbox,
+                ManifestVersion = state.GetInt64("ManifestV") ?? 0,
             };
         }
     }
@@ -234,7 +223,7 @@ public sealed class RequestStore
     {
         var pk = Keys.Request(tenantId, requestId);
         var entries = new List<LedgerEntry>();
-        await foreach (var row in _table.QueryAsync(TableFilter.RowKeyStartsWith(pk, LedgerPrefix), cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var row in _table.QueryAsync(TableFilter.RowKeyStartsWith(pk, Prefix(requestId) + LedgerPrefix), cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             entries.Add(StateJson.DeserializeLedgerEntry(Chunks.Read(row, "L") ?? "null"));
         }
@@ -298,6 +287,7 @@ public sealed class RequestStore
         ArgumentNullException.ThrowIfNull(addOutbox);
         ArgumentNullException.ThrowIfNull(removeOutbox);
         var pk = Keys.Request(state.TenantId, state.Id);
+        var prefix = Prefix(state.Id);
         var json = StateJson.Serialize(state);
         if (json.Length > MaxStateChars)
         {
@@ -308,18 +298,63 @@ public sealed class RequestStore
         var version = (current?.Version ?? 0) + 1;
         var chunks = Chunks.CountFor(json.Length);
         var parts = (chunks + Chunks.MaxPerEntity - 1) / Chunks.MaxPerEntity;
+
+        // The manifest rides in the state row while both fit one row (so one point read gets both); the state row is
+        // replaced on every commit, so an unchanged manifest is written again with it. Otherwise it has rows of its own.
+        var effectiveManifest = manifest ?? current?.Manifest;
+        var manifestJson = effectiveManifest is null ? null : RuntimeJson.Serialize(effectiveManifest.ToList());
+        var embed = manifestJson is not null && parts == 1 && chunks + Chunks.CountFor(manifestJson.Length) <= Chunks.MaxPerEntity;
+        var oldManifestParts = current?.ManifestParts ?? 0;
+        var manifestParts = 0;
+        var manifestVersion = 0L;
         var actions = new List<TableTransactionAction>();
+        if (manifestJson is not null && !embed)
+        {
+            if (manifest is not null || oldManifestParts == 0)
+            {
+                manifestParts = (Chunks.CountFor(manifestJson.Length) + Chunks.MaxPerEntity - 1) / Chunks.MaxPerEntity;
+                manifestVersion = version;
+                for (var part = 0; part < manifestParts; part++)
+                {
+                    var entity = new TableEntity(pk, ManifestKey(prefix, part)) { ["V"] = version };
+                    Chunks.Write(entity, "M", manifestJson, part * Chunks.MaxPerEntity, partial: true);
+                    actions.Add(TableTransactionAction.Upsert(entity, TableUpdateMode.Replace));
+                }
+            }
+            else
+            {
+                // Unchanged and already in rows of its own: leave them.
+                manifestParts = oldManifestParts;
+                manifestVersion = current!.ManifestVersion;
+            }
+        }
+
+        for (var part = manifestParts; part < oldManifestParts; part++)
+        {
+            actions.Add(TableTransactionAction.Delete(pk, ManifestKey(prefix, part)));
+        }
+
         for (var part = 0; part < parts; part++)
         {
-            var entity = new TableEntity(pk, part == 0 ? StateRow : SpillKey(part)) { ["V"] = version };
+            var entity = new TableEntity(pk, part == 0 ? prefix + StateRow : SpillKey(prefix, part)) { ["V"] = version };
             if (part == 0)
             {
                 entity["Parts"] = parts;
                 entity["Status"] = ApprovalFunctions.Engine.ApprovalEngine.StatusName(state.Status);
+                if (embed)
+                {
+                    Chunks.Write(entity, "M", manifestJson!);
+                }
+                else if (manifestParts > 0)
+                {
+                    entity["ManifestParts"] = manifestParts;
+                    entity["ManifestV"] = manifestVersion;
+                }
             }
 
             Chunks.Write(entity, "D", json, part * Chunks.MaxPerEntity, partial: true);
-            actions.Add(current is null
+            // The state row goes first: its ETag is the commit's result.
+            actions.Insert(part == 0 ? 0 : actions.Count, current is null
                 ? TableTransactionAction.Add(entity)
                 : part == 0
                     ? TableTransactionAction.Update(entity, current.ETag, TableUpdateMode.Replace)
@@ -328,40 +363,12 @@ public sealed class RequestStore
 
         for (var part = parts; current is not null && part < current.Parts; part++)
         {
-            actions.Add(TableTransactionAction.Delete(pk, SpillKey(part)));
-        }
-
-        var manifestParts = current?.ManifestParts ?? 0;
-        if (manifest is not null)
-        {
-            var manifestJson = RuntimeJson.Serialize(manifest.ToList());
-            var newParts = (Chunks.CountFor(manifestJson.Length) + Chunks.MaxPerEntity - 1) / Chunks.MaxPerEntity;
-            for (var part = 0; part < newParts; part++)
-            {
-                var entity = new TableEntity(pk, part == 0 ? ManifestRowKey : ManifestRowKey + "|" + part.ToString("D3", CultureInfo.InvariantCulture))
-                {
-                    ["V"] = version,
-                };
-                if (part == 0)
-                {
-                    entity["Parts"] = newParts;
-                }
-
-                Chunks.Write(entity, "M", manifestJson, part * Chunks.MaxPerEntity, partial: true);
-                actions.Add(TableTransactionAction.Upsert(entity, TableUpdateMode.Replace));
-            }
-
-            for (var part = Math.Max(newParts, 1); part < (current?.ManifestParts ?? 0); part++)
-            {
-                actions.Add(TableTransactionAction.Delete(pk, ManifestRowKey + "|" + part.ToString("D3", CultureInfo.InvariantCulture)));
-            }
-
-            manifestParts = newParts;
+            actions.Add(TableTransactionAction.Delete(pk, SpillKey(prefix, part)));
         }
 
         foreach (var entry in ledger)
         {
-            var entity = new TableEntity(pk, LedgerKey(entry.Sequence));
+            var entity = new TableEntity(pk, LedgerKey(prefix, entry.Sequence));
             Chunks.Write(entity, "L", StateJson.SerializeLedgerEntry(entry));
             actions.Add(TableTransactionAction.Add(entity));
         }
@@ -412,15 +419,22 @@ public sealed class RequestStore
         return new StoredRequest(state, etags[0]!, version)
         {
             Parts = parts,
-            Manifest = manifest ?? current?.Manifest,
+            Manifest = effectiveManifest,
             ManifestParts = manifestParts,
+            ManifestVersion = manifestVersion,
             Outbox = outbox,
         };
     }
 
-    private static string SpillKey(int part) => "state|" + part.ToString("D3", CultureInfo.InvariantCulture);
+    /// <summary>What every row key of the request's partition starts with (outbox keys start with its idempotency keys, which start with the id).</summary>
+    private static string Prefix(string requestId) => TableKey.Encode(requestId) + "|";
 
-    private static string LedgerKey(long sequence) => LedgerPrefix + sequence.ToString("D12", CultureInfo.InvariantCulture);
+    private static string SpillKey(string prefix, int part) => prefix + StateRow + "|" + part.ToString("D3", CultureInfo.InvariantCulture);
+
+    private static string ManifestKey(string prefix, int part) =>
+        prefix + ManifestRowKey + (part == 0 ? "" : "|" + part.ToString("D3", CultureInfo.InvariantCulture));
+
+    private static string LedgerKey(string prefix, long sequence) => prefix + LedgerPrefix + sequence.ToString("D12", CultureInfo.InvariantCulture);
 
     private static TableEntity WriteOutbox(string pk, OutboxItem item)
     {

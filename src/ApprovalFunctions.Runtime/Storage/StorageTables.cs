@@ -112,7 +112,57 @@ public sealed class StorageTables
         {
             await table.CreateIfNotExistsAsync().ConfigureAwait(false);
         }
+
+        await CheckLayoutAsync().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The requests table records the layout of its request partitions in one row (<c>!layout</c>). A new table gets
+    /// this build's layout; a table of another layout, or one holding requests but no marker (written before layout 2),
+    /// stops the start with what to do, instead of serving requests it cannot find.
+    /// </summary>
+    private async Task CheckLayoutAsync()
+    {
+        const string LayoutKey = "!layout";
+        for (var look = 0; look < 2; look++)
+        {
+            var marker = await Requests.GetAsync(LayoutKey, LayoutKey, ["Layout"]).ConfigureAwait(false);
+            if (marker is not null)
+            {
+                var layout = marker.GetInt32("Layout") ?? 0;
+                if (layout != RequestStore.Layout)
+                {
+                    throw new StorageLayoutException(LayoutMessage(layout.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                }
+
+                return;
+            }
+
+            var holdsRows = false;
+            await foreach (var _ in Requests.QueryAsync(select: ["PartitionKey"], top: 1).ConfigureAwait(false))
+            {
+                holdsRows = true;
+                break;
+            }
+
+            if (!holdsRows)
+            {
+                await Requests.UpsertAsync(new TableEntity(LayoutKey, LayoutKey) { ["Layout"] = RequestStore.Layout }, TableUpdateMode.Replace)
+                    .ConfigureAwait(false);
+                return;
+            }
+
+            // Rows but no marker: an earlier build's requests, or another host of this build just wrote its marker. Look again.
+        }
+
+        throw new StorageLayoutException(LayoutMessage("1 (no layout marker)"));
+    }
+
+    private string LayoutMessage(string found) =>
+        $"Table {Requests.Name} holds requests in storage layout {found}; this build reads and writes layout {RequestStore.Layout} " +
+        "(row keys start with the request id: docs/decisions/011-request-row-keys.md). No release used another layout, so there is " +
+        "no migration: point this build at a new hub (setting Approvals:HubName), or on a laptop stop the service and delete the " +
+        "local Azurite data (rm -rf .azurite) so that run.sh seeds it again.";
 
     private TableClient Table(string kind) => Service.GetTableClient(HubName + kind);
 
@@ -186,6 +236,19 @@ public sealed class StorageBusyException : Exception
 
     /// <summary>Creates the exception.</summary>
     public StorageBusyException() : base("Storage is busy.") { }
+}
+
+/// <summary>The storage holds data in a layout this build does not read (see <see cref="RequestStore.Layout"/>).</summary>
+public sealed class StorageLayoutException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public StorageLayoutException(string message) : base(message) { }
+
+    /// <summary>Creates the exception.</summary>
+    public StorageLayoutException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>Creates the exception.</summary>
+    public StorageLayoutException() : base("The storage holds data in a layout this build does not read.") { }
 }
 
 /// <summary>A request's state (or a batch for it) is over the size the layout can commit atomically.</summary>
