@@ -36,6 +36,34 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task RunAsync_TimerDueAfterTheShardsNextPoll_FiresOnTimeDespiteTheBackOff()
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT4S","action":"reject"}"""));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(100), maxInterval: TimeSpan.FromSeconds(30));
+        using var stop = new CancellationTokenSource();
+        var running = poller.RunAsync(stop.Token);
+        try
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            // Idle for a while: each shard's next poll is at most ~3.2 s away and its back-off then doubles past 6 s.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("late"));
+
+            // The timeout (due in 4 s, after the shard's next poll) must not wait for the poll after the doubled back-off.
+            await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.IsClosed, "the stage timeout");
+            var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State;
+            var lateness = state.DecidedAt!.Value - (state.CreatedAt + TimeSpan.FromSeconds(4));
+            Assert.True(lateness < TimeSpan.FromSeconds(1.5), $"the timeout fired {lateness.TotalMilliseconds:0} ms late");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_Idle_BacksOffToTheMaximumInterval()
     {
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
@@ -96,6 +124,16 @@ public sealed class PollerTests
         {
             await stop.CancelAsync();
             await Task.WhenAll(runningA, runningB);
+        }
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), "timed out waiting for " + what);
+            await Task.Delay(20);
         }
     }
 

@@ -468,6 +468,10 @@ public sealed partial class DueWorkPoller
         var now = _time.GetUtcNow();
         var next = new DateTimeOffset[DueWorkStore.ShardCount];
         var idle = new TimeSpan[DueWorkStore.ShardCount];
+        // The earliest time a commit in this process said work falls due in a shard, kept until a poll at or after it:
+        // an empty poll before then must not back off past it.
+        var wanted = new DateTimeOffset[DueWorkStore.ShardCount];
+        Array.Fill(wanted, DateTimeOffset.MaxValue);
         Array.Fill(next, now);
         Array.Fill(idle, _interval);
         var nextAcquire = now;
@@ -490,10 +494,14 @@ public sealed partial class DueWorkPoller
 
                     for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
                     {
-                        if (_signal?.Take(shard) is { } asked && asked < next[shard])
+                        if (_signal?.Take(shard) is { } asked)
                         {
-                            next[shard] = asked;
-                            idle[shard] = _interval;
+                            wanted[shard] = Min(wanted[shard], asked);
+                            if (asked < next[shard])
+                            {
+                                next[shard] = asked;
+                                idle[shard] = _interval;
+                            }
                         }
 
                         var wasHeld = _held[shard] is not null;
@@ -513,6 +521,11 @@ public sealed partial class DueWorkPoller
                             continue;
                         }
 
+                        if (wanted[shard] <= now)
+                        {
+                            wanted[shard] = DateTimeOffset.MaxValue; // this poll finds it
+                        }
+
                         if (await _runner.StartOnceAsync(shard, now, cancellationToken).ConfigureAwait(false) > 0)
                         {
                             busy = true; // more may be due: poll this shard again at once
@@ -521,7 +534,7 @@ public sealed partial class DueWorkPoller
                         }
                         else
                         {
-                            next[shard] = now + idle[shard];
+                            next[shard] = Min(now + idle[shard], wanted[shard]);
                             idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
                         }
                     }
