@@ -50,13 +50,25 @@ internal sealed class ManualClock(DateTimeOffset start, bool running = false) : 
 /// <summary>Counts every HTTP request the table client sends.</summary>
 internal sealed class CountingPolicy : HttpPipelineSynchronousPolicy
 {
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _sent = new();
     private int _count;
 
     public int Count => Volatile.Read(ref _count);
 
-    public override void OnSendingRequest(HttpMessage message) => Interlocked.Increment(ref _count);
+    /// <summary>"METHOD /path" of every request since the last reset (the path names the table, and the keys of a point read).</summary>
+    public IReadOnlyList<string> Sent => [.. _sent];
 
-    public void Reset() => Interlocked.Exchange(ref _count, 0);
+    public override void OnSendingRequest(HttpMessage message)
+    {
+        Interlocked.Increment(ref _count);
+        _sent.Enqueue(message.Request.Method + " " + Uri.UnescapeDataString(message.Request.Uri.Path));
+    }
+
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _count, 0);
+        _sent.Clear();
+    }
 }
 
 /// <summary>Rules are not under test here; definitions in these tests have no conditions.</summary>

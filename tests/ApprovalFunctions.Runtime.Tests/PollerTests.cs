@@ -36,6 +36,41 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task RunAsync_CallbackCommittedHere_DeliveredWithoutQueryingTheShardOrReadingTheRequestAgain()
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
+        using var stop = new CancellationTokenSource();
+        var running = poller.RunAsync(stop.Token);
+        try
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("fast"));
+            await Task.Delay(200); // the submit's own wake-up has been handled
+            h.Counter.Reset();
+            await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "fast", Harness.Approve("manager", "bob"));
+            await WaitAsync(() => target.Received.Count == 1, "the callback");
+            await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, "fast"))!.State.Callback.Status == Engine.State.CallbackStatus.Delivered,
+                "the delivery to be recorded");
+            var sent = h.Counter.Sent;
+
+            // Reads of the request: the decision's own load and this test's status checks; none by the delivery.
+            var statusChecks = sent.Count(r => r.StartsWith("GET ", StringComparison.Ordinal) && r.Contains("Requests(", StringComparison.Ordinal)) - 1;
+            Assert.True(statusChecks >= 1, string.Join("\n", sent));
+            Assert.DoesNotContain(sent, r => r.Contains("outbox|", StringComparison.Ordinal) && r.StartsWith("GET ", StringComparison.Ordinal));
+            Assert.DoesNotContain(sent, r => r.StartsWith("GET ", StringComparison.Ordinal) && r.Contains("DueWork()", StringComparison.Ordinal));
+            Assert.Equal("fast:1:approved", target.Received.Single().IdempotencyKey);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_TimerDueAfterTheShardsNextPoll_FiresOnTimeDespiteTheBackOff()
     {
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));

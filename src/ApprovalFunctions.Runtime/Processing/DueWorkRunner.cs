@@ -98,6 +98,26 @@ public sealed partial class DueWorkRunner
     public async Task<int> StartOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         (await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false)).Handled;
 
+    /// <summary>
+    /// Starts, in the background, a delivery its committing code handed over with the committed state and outbox row
+    /// (<see cref="DueWorkSignal.Offer"/>): no shard query and no re-read. False when that item is already in flight.
+    /// </summary>
+    internal bool StartOffered(OfferedDelivery offer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(offer);
+        var item = offer.Item;
+        var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_inFlight.TryAdd(key, (item.Shard, done.Task)))
+        {
+            return false;
+        }
+
+        // Tracked through _inFlight (DrainAsync waits for it); failures are handled inside like any delivery's.
+        _ = DeliverInBackgroundAsync(item, key, done, cancellationToken, offer);
+        return true;
+    }
+
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
     public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).ToArray());
 
@@ -143,7 +163,7 @@ public sealed partial class DueWorkRunner
         return (handled, started);
     }
 
-    private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct)
+    private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct, OfferedDelivery? offer = null)
     {
         try
         {
@@ -151,7 +171,7 @@ public sealed partial class DueWorkRunner
             await _deliverySlots.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                await RunGuardedAsync(item, ct).ConfigureAwait(false);
+                await RunGuardedAsync(item, ct, offer).ConfigureAwait(false);
             }
             finally
             {
@@ -170,10 +190,16 @@ public sealed partial class DueWorkRunner
     }
 
     /// <summary>Carries out one row; on failure moves it back so a poison row cannot hold the head of its shard.</summary>
-    private async Task<bool> RunGuardedAsync(DueWorkItem item, CancellationToken ct)
+    private async Task<bool> RunGuardedAsync(DueWorkItem item, CancellationToken ct, OfferedDelivery? offer = null)
     {
         try
         {
+            if (offer is not null)
+            {
+                await DeliverAsync(item, ct, offer).ConfigureAwait(false);
+                return true;
+            }
+
             await RunItemAsync(item, ct).ConfigureAwait(false);
             return true;
         }
@@ -238,12 +264,13 @@ public sealed partial class DueWorkRunner
         await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
     }
 
-    private async Task DeliverAsync(DueWorkItem item, CancellationToken ct)
+    private async Task DeliverAsync(DueWorkItem item, CancellationToken ct, OfferedDelivery? offer = null)
     {
-        // One read gives the state and its outbox rows; the processor reuses it for the commit (a stale copy just
-        // costs a 412 and a re-read).
-        var stored = await _requests.LoadAsync(item.TenantId, item.RequestId, item.Key, ct).ConfigureAwait(false);
-        if (stored is null || !stored.Outbox.TryGetValue(item.Key, out var outbox))
+        // The state and the outbox row, read by key (or handed over by the commit that created the row); the processor
+        // reuses the state for the commit (a stale copy just costs a 412 and a re-read).
+        var stored = offer?.Stored ?? await _requests.LoadAsync(item.TenantId, item.RequestId, item.Key, ct).ConfigureAwait(false);
+        OutboxItem? outbox = offer?.Outbox;
+        if (stored is null || (outbox is null && !stored.Outbox.TryGetValue(item.Key, out outbox)))
         {
             await DropOrRecheckAsync(item, ct).ConfigureAwait(false);
             return;
@@ -484,6 +511,16 @@ public sealed partial class DueWorkPoller
                 try
                 {
                     now = _time.GetUtcNow();
+                    // Deliveries this process just committed, in shards it holds: started with what the commit handed
+                    // over. Others are left to the shard's owner, which finds their rows by polling.
+                    while (_signal is not null && _signal.TryTakeOffer(out var offer))
+                    {
+                        if (_held[offer.Item.Shard] is { } held && held.ExpiresAt > now)
+                        {
+                            _runner.StartOffered(offer, cancellationToken);
+                        }
+                    }
+
                     var acquire = now >= nextAcquire;
                     var fair = DueWorkStore.ShardCount;
                     if (acquire)

@@ -8,7 +8,12 @@ namespace ApprovalFunctions.Runtime.Processing;
 /// </summary>
 public sealed class DueWorkSignal
 {
+    /// <summary>At most this many offered deliveries wait for the poller; more are left to its polls.</summary>
+    internal const int MaxOffers = 1024;
+
     private readonly long[] _earliest = new long[Storage.DueWorkStore.ShardCount];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<OfferedDelivery> _offers = new();
+    private int _offerCount;
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -36,7 +41,44 @@ public sealed class DueWorkSignal
         changed.TrySetResult();
     }
 
-    /// <summary>Completes at the next <see cref="Notify"/> that asks for an earlier time than was pending.</summary>
+    /// <summary>
+    /// A delivery this process just committed, with the committed state and outbox row in hand: the poller starts it at
+    /// once if it holds the shard's lease (no shard query, no re-read), and otherwise leaves it to the shard's owner, which
+    /// finds the due-work row by polling. Only a shortcut: that row, committed first, still guarantees the delivery; a full
+    /// queue drops the offer.
+    /// </summary>
+    internal void Offer(OfferedDelivery offer)
+    {
+        if (Interlocked.Increment(ref _offerCount) > MaxOffers)
+        {
+            Interlocked.Decrement(ref _offerCount);
+            return;
+        }
+
+        _offers.Enqueue(offer);
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    /// <summary>Takes one offered delivery; false when none waits.</summary>
+    internal bool TryTakeOffer(out OfferedDelivery offer)
+    {
+        if (_offers.TryDequeue(out offer!))
+        {
+            Interlocked.Decrement(ref _offerCount);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Completes at the next <see cref="Notify"/> that asks for an earlier time than was pending, or the next <see cref="Offer"/>.</summary>
     public Task Changed
     {
         get
@@ -59,3 +101,6 @@ public sealed class DueWorkSignal
         }
     }
 }
+
+/// <summary>A committed delivery handed to the poller: its due-work row, the state as committed, and the outbox row.</summary>
+internal sealed record OfferedDelivery(Storage.DueWorkItem Item, Storage.StoredRequest Stored, Storage.OutboxItem Outbox);

@@ -143,9 +143,10 @@ public sealed partial class RequestProcessor
 
         var plan = await PlanAsync(null, result, definition, directory, now, null, cancellationToken).ConfigureAwait(false);
         await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+        StoredRequest stored;
         try
         {
-            await _requests.WriteAsync(null, result.State, result.Ledger, plan.AddOutbox, [], plan.Manifest, cancellationToken).ConfigureAwait(false);
+            stored = await _requests.WriteAsync(null, result.State, result.Ledger, plan.AddOutbox, [], plan.Manifest, cancellationToken).ConfigureAwait(false);
         }
         catch (TableException ex) when (ex.Kind == TableErrorKind.Conflict)
         {
@@ -156,7 +157,7 @@ public sealed partial class RequestProcessor
                 : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
         }
 
-        Committed(evt, result, plan);
+        Committed(evt, result, plan, stored);
         await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
         return ProcessResult.From(result, result.State);
     }
@@ -226,9 +227,10 @@ public sealed partial class RequestProcessor
 
             var plan = await PlanAsync(current, result, definition, directory, now, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
             await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+            StoredRequest stored;
             try
             {
-                await _requests.WriteAsync(current, result.State, result.Ledger, plan.AddOutbox, plan.RemoveOutbox, plan.Manifest, cancellationToken)
+                stored = await _requests.WriteAsync(current, result.State, result.Ledger, plan.AddOutbox, plan.RemoveOutbox, plan.Manifest, cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (TableException ex) when (ex.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.Conflict)
@@ -243,20 +245,25 @@ public sealed partial class RequestProcessor
                 continue;
             }
 
-            Committed(evt, result, plan);
+            Committed(evt, result, plan, stored);
             await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
             return ProcessResult.From(result, result.State);
         }
     }
 
-    private void Committed(ApprovalEvent evt, EngineResult result, Plan plan)
+    private void Committed(ApprovalEvent evt, EngineResult result, Plan plan, StoredRequest stored)
     {
         if (_signal is not null)
         {
             // The rows are committed now (they were written before the commit): a poller in this process may act on them.
+            // New deliveries go with what they need, so a poller holding the shard starts them without reading anything.
             foreach (var row in plan.DueRows)
             {
-                if (row.Kind != DueWorkItem.ProjectKind)
+                if (row.Kind == DueWorkItem.OutboxKind && !SimulateCrashAfterCommit && plan.AddOutbox.FirstOrDefault(o => o.RowKey == row.Key) is { } outbox)
+                {
+                    _signal.Offer(new OfferedDelivery(row, stored, outbox));
+                }
+                else if (row.Kind != DueWorkItem.ProjectKind)
                 {
                     _signal.Notify(row.Shard, row.DueAt);
                 }
