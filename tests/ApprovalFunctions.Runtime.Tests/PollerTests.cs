@@ -71,6 +71,33 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task StartOffered_ItemAPollAlreadyDelivered_IsNotSentAgainFromTheCommitsSnapshot()
+    {
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(_ => 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("raced"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "raced", Harness.Approve("manager", "bob"));
+
+        // No poller runs, so the commit's offer waits in the signal while a poll delivers the item the usual way.
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        Assert.Single(target.Received);
+        OfferedDelivery? offer = null;
+        while (h.Runtime.Signal.TryTakeOffer(out var next))
+        {
+            if (next.Item.RequestId == "raced" && next.Outbox.Kind == OutboxItem.CallbackKind)
+            {
+                offer = next;
+            }
+        }
+
+        Assert.NotNull(offer);
+        Assert.False(h.Runtime.Runner.StartOffered(offer, CancellationToken.None));
+        await h.Runtime.Runner.DrainAsync();
+        Assert.Single(target.Received);
+    }
+
+    [Fact]
     public async Task RunAsync_TimerDueAfterTheShardsNextPoll_FiresOnTimeDespiteTheBackOff()
     {
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));

@@ -51,6 +51,11 @@ public sealed partial class DueWorkRunner
     public static readonly TimeSpan OrphanRecheck = TimeSpan.FromSeconds(2);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Shard, Task Done)> _inFlight = new(StringComparer.Ordinal);
+
+    // Deliveries this runner finished lately (bounded): an offer that arrives after a poll already delivered its item
+    // must not send it again from the commit's snapshot (a poll re-reads the outbox row; an offer does not).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _finished = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _finishedOrder = new();
     private readonly SemaphoreSlim _deliverySlots;
 
     /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
@@ -108,8 +113,15 @@ public sealed partial class DueWorkRunner
         var item = offer.Item;
         var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_inFlight.TryAdd(key, (item.Shard, done.Task)))
+        if (_finished.ContainsKey(key) || !_inFlight.TryAdd(key, (item.Shard, done.Task)))
         {
+            return false;
+        }
+
+        if (_finished.ContainsKey(key))
+        {
+            // Finished between the two checks (it is recorded before it leaves _inFlight).
+            _inFlight.TryRemove(key, out _);
             return false;
         }
 
@@ -184,6 +196,15 @@ public sealed partial class DueWorkRunner
         }
         finally
         {
+            if (_finished.TryAdd(key, 0))
+            {
+                _finishedOrder.Enqueue(key);
+                while (_finishedOrder.Count > 4096 && _finishedOrder.TryDequeue(out var old))
+                {
+                    _finished.TryRemove(old, out _);
+                }
+            }
+
             _inFlight.TryRemove(key, out _);
             done.TrySetResult();
         }
@@ -515,9 +536,10 @@ public sealed partial class DueWorkPoller
                     // over. Others are left to the shard's owner, which finds their rows by polling.
                     while (_signal is not null && _signal.TryTakeOffer(out var offer))
                     {
-                        if (_held[offer.Item.Shard] is { } held && held.ExpiresAt > now)
+                        if (_held[offer.Item.Shard] is { } held && held.ExpiresAt > now && !_runner.StartOffered(offer, cancellationToken))
                         {
-                            _runner.StartOffered(offer, cancellationToken);
+                            // Already in flight, or delivered before (an admin retry reuses its key): a poll re-reads the row.
+                            _signal.Notify(offer.Item.Shard, offer.Item.DueAt);
                         }
                     }
 
