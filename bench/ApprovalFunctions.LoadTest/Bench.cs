@@ -122,8 +122,11 @@ internal static class Bench
                 var id = await api.SubmitAsync(url, "bench.two", $"F{rep}-{i}");
                 var arrived = receiver.WaitFor(id);
                 await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
-                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
+                // Measured from sending the final approval, not from its response: the host starts the delivery as soon as
+                // the decision commits, so the callback often arrives before the response does (the figure includes the
+                // decision's own round trip).
                 var decided = Stopwatch.GetTimestamp();
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
                 try
                 {
                     var at = await arrived.WaitAsync(TimeSpan.FromSeconds(20));
@@ -143,8 +146,8 @@ internal static class Bench
         figures.Add(new("Full lifecycles/s (submit → 2 stages → callback acked, 32 clients)", F0(lifecycles), ">= 100/s", lifecycles >= 100,
             Runs(lifecycleRates) + Miss(lifecycles, 100, true)));
         var cbP50 = Stats.Median(callbackP50s);
-        figures.Add(new("Callback delivered after final decision, p50", Ms(cbP50), "<= 100 ms", cbP50 <= 100,
-            Runs(callbackP50s, "ms") + (lateCallbacks > 0 ? $"; **{lateCallbacks} callbacks had not arrived 20 s after the final decision (excluded from the percentiles; the lifecycle rate counts the wait)**" : "") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; due-work poll 200 ms backing off to 1 s while idle, woken by the host's own commits (defaults)" + Miss(cbP50, 100, false)));
+        figures.Add(new("Callback delivered after the final decision was sent, p50", Ms(cbP50), "<= 100 ms", cbP50 <= 100,
+            Runs(callbackP50s, "ms") + (lateCallbacks > 0 ? $"; **{lateCallbacks} callbacks had not arrived 20 s after the final decision (excluded from the percentiles; the lifecycle rate counts the wait)**" : "") + $"; pooled p99 {Ms(Stats.Percentile(callbackDelays, 99))}; from sending the final approval to the callback's arrival (so it includes that request's own round trip); the committing host starts the delivery at once (due-work poll 200 ms backing off to 1 s for work committed elsewhere)" + Miss(cbP50, 100, false)));
 
         // ---- storage requests per lifecycle, counted by a dedicated Azurite logging every request ----
         log.WriteLine("storage requests per lifecycle ...");
