@@ -3,8 +3,8 @@
 # bench/ApprovalFunctions.LoadTest — which starts the built local host as separate processes, runs every suite
 # (raw storage baseline, decisions, latency, lifecycles, storage requests per lifecycle, page latency, timers,
 # memory, load safety, chaos) — and writes docs/benchmarks.md. Stops everything it started, also on failure.
-#   bash scripts/bench.sh                 full run (scale: 10,000 pending requests)
-#   bash scripts/bench.sh --scale 100000  the 100k figures at full size (populating takes long)
+#   bash scripts/bench.sh                 full run (scale: 100,000 pending requests; about 16 minutes here)
+#   bash scripts/bench.sh --scale 10000   the scale suites at 10,000 (about 5 minutes; the file says the size)
 #   bash scripts/bench.sh --quick         tiny sizes, a smoke test of the harness (figures meaningless)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -473,7 +473,7 @@ internal static class Bench
             sb.AppendLine($"**Not measured at 100,000.** The 100k figures (page latency, timer lateness, host memory) were taken at {sizes.PageLarge:N0} pending");
             sb.AppendLine($"requests: populating goes through the API (the same path users take) at about {populateRate:F0} requests/s here, so 100,000 would");
             sb.AppendLine($"take about {100_000 / Math.Max(1, populateRate) / 60:F0} minutes of the run (and the rate keeps falling as the tables grow, see below).");
-            sb.AppendLine("`scripts/bench.sh --scale 100000` measures at full size.");
+            sb.AppendLine("`scripts/bench.sh` (without `--scale`) measures at full size.");
             sb.AppendLine();
         }
 

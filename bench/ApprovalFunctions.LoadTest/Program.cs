@@ -23,7 +23,7 @@ try
     {
         case "bench":
         {
-            var sizes = Flag("--quick") ? BenchSizes.Quick : BenchSizes.Full(IntOption("--scale", 10_000));
+            var sizes = Flag("--quick") ? BenchSizes.Quick : BenchSizes.Full(IntOption("--scale", 100_000));
             var output = Option("--out") ?? Path.Combine(env.Root, "docs", "benchmarks.md");
             return await Bench.RunAsync(env, sizes, output, Console.Out);
         }
