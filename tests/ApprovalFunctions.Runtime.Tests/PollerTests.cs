@@ -77,9 +77,10 @@ public sealed class PollerTests
         using var target = new TestReceiver(_ => 200);
         await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
         await h.Runtime.Processor.SubmitAsync(Harness.Submit("raced"));
+        h.Runtime.Signal.AttachPoller(); // as if a poller ran, but none takes the offer yet
         await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "raced", Harness.Approve("manager", "bob"));
 
-        // No poller runs, so the commit's offer waits in the signal while a poll delivers the item the usual way.
+        // The commit's offer waits in the signal while a poll delivers the item the usual way.
         await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
         Assert.Single(target.Received);
         OfferedDelivery? offer = null;

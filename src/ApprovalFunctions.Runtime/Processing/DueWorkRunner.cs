@@ -523,6 +523,8 @@ public sealed partial class DueWorkPoller
         Array.Fill(next, now);
         Array.Fill(idle, _interval);
         var nextAcquire = now;
+        _signal?.AttachPoller();
+
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -638,6 +640,8 @@ public sealed partial class DueWorkPoller
         }
         finally
         {
+            _signal?.DetachPoller();
+
             // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
             // process never picks up an item this one is still sending.
             await _runner.DrainAsync().ConfigureAwait(false);

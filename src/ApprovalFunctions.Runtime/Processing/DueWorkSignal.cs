@@ -14,6 +14,7 @@ public sealed class DueWorkSignal
     private readonly long[] _earliest = new long[Storage.DueWorkStore.ShardCount];
     private readonly System.Collections.Concurrent.ConcurrentQueue<OfferedDelivery> _offers = new();
     private int _offerCount;
+    private int _pollers;
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -49,9 +50,17 @@ public sealed class DueWorkSignal
     /// </summary>
     internal void Offer(OfferedDelivery offer)
     {
+        if (!PollerAttached)
+        {
+            // Nobody takes offers in this process (tests, a host without a poller): a plain hint, as before.
+            Notify(offer.Item.Shard, offer.Item.DueAt);
+            return;
+        }
+
         if (Interlocked.Increment(ref _offerCount) > MaxOffers)
         {
             Interlocked.Decrement(ref _offerCount);
+            Notify(offer.Item.Shard, offer.Item.DueAt);
             return;
         }
 
@@ -64,6 +73,23 @@ public sealed class DueWorkSignal
         }
 
         changed.TrySetResult();
+    }
+
+    /// <summary>True while a poller runs in this process and takes offers (<see cref="DueWorkPoller.RunAsync"/>).</summary>
+    internal bool PollerAttached => Volatile.Read(ref _pollers) > 0;
+
+    /// <summary>A poller starts taking offers.</summary>
+    internal void AttachPoller() => Interlocked.Increment(ref _pollers);
+
+    /// <summary>A poller stops; when it was the last, waiting offers are dropped (their due rows remain).</summary>
+    internal void DetachPoller()
+    {
+        if (Interlocked.Decrement(ref _pollers) == 0)
+        {
+            while (TryTakeOffer(out _))
+            {
+            }
+        }
     }
 
     /// <summary>Takes one offered delivery; false when none waits.</summary>
