@@ -15,9 +15,7 @@ public sealed class PollerTests
         using var target = new TestReceiver(_ => 200);
         await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
-        using var stop = new CancellationTokenSource();
-        var running = poller.RunAsync(stop.Token);
-        try
+        await WithPollerAsync(poller, async () =>
         {
             await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await h.Runtime.Processor.SubmitAsync(Harness.Submit("woken"));
@@ -27,12 +25,7 @@ public sealed class PollerTests
             await WaitAsync(() => target.Received.Count == 1, "the callback");
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"delivered after {watch.Elapsed}, the poll interval is 60 s");
             Assert.Equal("woken:1:approved", target.Received.Single().IdempotencyKey);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await running;
-        }
+        });
     }
 
     [Fact]
@@ -42,9 +35,7 @@ public sealed class PollerTests
         using var target = new TestReceiver(_ => 200);
         await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
-        using var stop = new CancellationTokenSource();
-        var running = poller.RunAsync(stop.Token);
-        try
+        await WithPollerAsync(poller, async () =>
         {
             await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await h.Runtime.Processor.SubmitAsync(Harness.Submit("fast"));
@@ -62,12 +53,7 @@ public sealed class PollerTests
             Assert.DoesNotContain(sent, r => r.Contains("outbox|", StringComparison.Ordinal) && r.StartsWith("GET ", StringComparison.Ordinal));
             Assert.DoesNotContain(sent, r => r.StartsWith("GET ", StringComparison.Ordinal) && r.Contains("DueWork()", StringComparison.Ordinal));
             Assert.Equal("fast:1:approved", target.Received.Single().IdempotencyKey);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await running;
-        }
+        });
     }
 
     [Fact]
@@ -104,9 +90,7 @@ public sealed class PollerTests
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
         await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT4S","action":"reject"}"""));
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(100), maxInterval: TimeSpan.FromSeconds(30));
-        using var stop = new CancellationTokenSource();
-        var running = poller.RunAsync(stop.Token);
-        try
+        await WithPollerAsync(poller, async () =>
         {
             await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             // Idle for a while: each shard's next poll is at most ~3.2 s away and its back-off then doubles past 6 s.
@@ -118,12 +102,7 @@ public sealed class PollerTests
             var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State;
             var lateness = state.DecidedAt!.Value - (state.CreatedAt + TimeSpan.FromSeconds(4));
             Assert.True(lateness < TimeSpan.FromSeconds(1.5), $"the timeout fired {lateness.TotalMilliseconds:0} ms late");
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await running;
-        }
+        });
     }
 
     [Fact]
@@ -131,9 +110,7 @@ public sealed class PollerTests
     {
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(50), maxInterval: TimeSpan.FromMilliseconds(800));
-        using var stop = new CancellationTokenSource();
-        var running = poller.RunAsync(stop.Token);
-        try
+        await WithPollerAsync(poller, async () =>
         {
             await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await Task.Delay(TimeSpan.FromSeconds(2)); // backs off 50 → 800 ms
@@ -143,12 +120,7 @@ public sealed class PollerTests
             // At the base interval 16 shards × 3 s / 50 ms = 960 reads; at the maximum about 16 × 3 s / 800 ms = 60.
             var requests = h.Counter.Count;
             Assert.InRange(requests, 16, 160);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await running;
-        }
+        });
     }
 
     [Fact]
@@ -187,6 +159,22 @@ public sealed class PollerTests
         {
             await stop.CancelAsync();
             await Task.WhenAll(runningA, runningB);
+        }
+    }
+
+    /// <summary>Runs <paramref name="poller"/> while <paramref name="body"/> runs, then stops it (its leases are released).</summary>
+    private static async Task WithPollerAsync(DueWorkPoller poller, Func<Task> body)
+    {
+        using var stop = new CancellationTokenSource();
+        var running = poller.RunAsync(stop.Token);
+        try
+        {
+            await body();
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running;
         }
     }
 
