@@ -47,9 +47,20 @@ public sealed class RestartTests(ITestOutputHelper output)
 
         // A process that died holding every shard lease (3 s): the other host must wait for them to expire.
         var leases = new LeaseStore(new StorageTables(new TableServiceClient(LocalHostFactory.Storage), hub), TimeProvider.System);
+        // The first host released its leases when it stopped; on a loaded machine a release can time out, and that lease
+        // then lasts until it expires (15 s). So wait for each shard to be free, then renew them all at once so that every
+        // lease has its full 3 s when the other host starts.
+        var dead = new ShardLease[DueWorkStore.ShardCount];
         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
         {
-            Assert.NotNull(await leases.TryAcquireAsync(shard, "dead-process", TimeSpan.FromSeconds(3)));
+            var s = shard;
+            await Scenario.EventuallyAsync(async () => (dead[s] = (await leases.TryAcquireAsync(s, "dead-process", TimeSpan.FromSeconds(3)))!) is not null,
+                TimeSpan.FromSeconds(30), $"shard {s} to be free");
+        }
+
+        for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+        {
+            Assert.NotNull(await leases.RenewAsync(dead[shard], TimeSpan.FromSeconds(3)));
         }
 
         var clock = Stopwatch.StartNew();
