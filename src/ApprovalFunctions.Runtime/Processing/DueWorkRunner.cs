@@ -110,24 +110,36 @@ public sealed partial class DueWorkRunner
     internal bool StartOffered(OfferedDelivery offer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(offer);
-        var item = offer.Item;
+        // Tracked through _inFlight (DrainAsync waits for it); failures are handled inside like any delivery's.
+        return TryStartDelivery(offer.Item, offer, cancellationToken) is not null;
+    }
+
+    /// <summary>
+    /// Starts delivering <paramref name="item"/> in the background unless this runner already has it in flight, or (for
+    /// an <paramref name="offer"/>, which does not re-read the row) has finished it lately; null when not started.
+    /// </summary>
+    private Task? TryStartDelivery(DueWorkItem item, OfferedDelivery? offer, CancellationToken cancellationToken)
+    {
         var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_finished.ContainsKey(key) || !_inFlight.TryAdd(key, (item.Shard, done.Task)))
+        if (offer is not null && _finished.ContainsKey(key))
         {
-            return false;
+            return null;
         }
 
-        if (_finished.ContainsKey(key))
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_inFlight.TryAdd(key, (item.Shard, done.Task)))
+        {
+            return null;
+        }
+
+        if (offer is not null && _finished.ContainsKey(key))
         {
             // Finished between the two checks (it is recorded before it leaves _inFlight).
             _inFlight.TryRemove(key, out _);
-            return false;
+            return null;
         }
 
-        // Tracked through _inFlight (DrainAsync waits for it); failures are handled inside like any delivery's.
-        _ = DeliverInBackgroundAsync(item, key, done, cancellationToken, offer);
-        return true;
+        return DeliverInBackgroundAsync(item, key, done, cancellationToken, offer);
     }
 
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
@@ -155,11 +167,9 @@ public sealed partial class DueWorkRunner
                 continue;
             }
 
-            var key = item.TenantId + "\n" + item.RequestId + "\n" + item.Key;
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_inFlight.TryAdd(key, (item.Shard, done.Task)))
+            if (TryStartDelivery(item, null, cancellationToken) is { } delivery)
             {
-                started.Add(DeliverInBackgroundAsync(item, key, done, cancellationToken));
+                started.Add(delivery);
             }
         }
 

@@ -26,7 +26,6 @@ public sealed class DueWorkSignal
     {
         ArgumentOutOfRangeException.ThrowIfNegative(shard);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, _earliest.Length);
-        TaskCompletionSource changed;
         lock (_gate)
         {
             if (dueAt.UtcTicks >= _earliest[shard])
@@ -35,11 +34,9 @@ public sealed class DueWorkSignal
             }
 
             _earliest[shard] = dueAt.UtcTicks;
-            changed = _changed;
-            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
-        changed.TrySetResult();
+        Wake();
     }
 
     /// <summary>
@@ -65,6 +62,12 @@ public sealed class DueWorkSignal
         }
 
         _offers.Enqueue(offer);
+        Wake();
+    }
+
+    /// <summary>Completes the current <see cref="Changed"/> task (after the news it announces is in place) and starts the next.</summary>
+    private void Wake()
+    {
         TaskCompletionSource changed;
         lock (_gate)
         {
