@@ -113,35 +113,40 @@ public sealed class RequestStore
             return null;
         }
 
-        var spilled = (state.GetInt32("Parts") ?? 1) > 1 || (state.GetInt32("ManifestParts") ?? 0) > 0
+        var spilled = (state.GetInt32("Parts") ?? 1) > 1;
+        var stored = spilled || (state.GetInt32("ManifestParts") ?? 0) > 0
             ? await LoadSpilledAsync(pk, prefix, requestId, cancellationToken).ConfigureAwait(false)
             : null;
-        if (spilled is null && (state.GetInt32("Parts") ?? 1) > 1)
+        if (stored is null)
         {
-            return null; // deleted between the two reads
-        }
-
-        var outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
-        if (outboxRowKey is not null)
-        {
-            // Read after the state: a row settled meanwhile means the state is stale too, and the commit's If-Match says so.
-            var row = await _table.GetAsync(pk, outboxRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (row is not null)
+            if (spilled)
             {
-                outbox[row.RowKey] = ReadOutbox(row);
+                return null; // deleted between the two reads
             }
+
+            // The common case: state and manifest in the state row just read.
+            stored = FromStateRow(state);
         }
 
-        if (spilled is not null)
+        if (outboxRowKey is null)
         {
-            return spilled with { Outbox = outbox };
+            return stored;
         }
 
+        // Read after the state: a row settled meanwhile means the state is stale too, and the commit's If-Match says so.
+        var row = await _table.GetAsync(pk, outboxRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return row is null
+            ? stored
+            : stored with { Outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal) { [row.RowKey] = ReadOutbox(row) } };
+    }
+
+    /// <summary>A request whose state and manifest are both in its state row.</summary>
+    private static StoredRequest FromStateRow(TableEntity state)
+    {
         var manifestJson = Chunks.Read(state, "M");
         return new StoredRequest(StateJson.Deserialize(Chunks.Read(state, "D") ?? ""), state.ETag!, state.GetInt64("V") ?? 0)
         {
             Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
-            Outbox = outbox,
         };
     }
 
@@ -181,13 +186,14 @@ public sealed class RequestStore
 
             string? manifestJson = Chunks.Read(state, "M");
             var manifestParts = state.GetInt32("ManifestParts") ?? 0;
+            var manifestVersion = state.GetInt64("ManifestV"); // no version matches no row
             if (consistent && manifestParts > 0)
             {
                 var msb = new StringBuilder();
                 for (var i = 0; i < manifestParts && consistent; i++)
                 {
                     var row = rows.Find(r => r.RowKey == ManifestKey(prefix, i));
-                    consistent = row is not null && row.GetInt64("V") == (state.GetInt64("ManifestV") ?? -1);
+                    consistent = row is not null && row.GetInt64("V") == manifestVersion;
                     if (consistent)
                     {
                         Chunks.Append(msb, row!, "M");
@@ -213,7 +219,7 @@ public sealed class RequestStore
                 Parts = parts,
                 Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
                 ManifestParts = manifestParts,
-                ManifestVersion = state.GetInt64("ManifestV") ?? 0,
+                ManifestVersion = manifestVersion ?? 0,
             };
         }
     }
