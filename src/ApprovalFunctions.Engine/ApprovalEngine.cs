@@ -452,9 +452,7 @@ public static class ApprovalEngine
         work.Status = RequestStatus.ChangesRequested;
         work.DecidedAt = work.Now;
         work.Log(SystemActor, null, "approval.changesRequested", null, comment, null);
-        IReadOnlyList<string> requester = [work.Requester]; // one immutable list for both
-        work.Emit("approval.changesRequested", null, requester);
-        work.Do(new Notify(NotificationKind.Outcome, null, requester));
+        TellRequester(work, "approval.changesRequested");
     }
 
     // ---------------------------------------------------------------- stage lifecycle
@@ -698,6 +696,14 @@ public static class ApprovalEngine
         }
     }
 
+    /// <summary>An outcome for the requester: the outbound event and the notification, sharing one immutable list.</summary>
+    private static void TellRequester(Work work, string eventType)
+    {
+        IReadOnlyList<string> requester = [work.Requester];
+        work.Emit(eventType, null, requester);
+        work.Do(new Notify(NotificationKind.Outcome, null, requester));
+    }
+
     private static void Quarantine(Work work, string reason)
     {
         CloseOpenStages(work, StageStatus.Cancelled, "quarantined");
@@ -721,9 +727,7 @@ public static class ApprovalEngine
         work.Status = outcome;
         work.DecidedAt = work.Now;
         work.Log(actor, null, action, null, comment, null);
-        IReadOnlyList<string> requester = [work.Requester]; // one immutable list for both
-        work.Emit(action, null, requester);
-        work.Do(new Notify(NotificationKind.Outcome, null, requester));
+        TellRequester(work, action);
         var callback = work.Definition?.Callback;
         if (callback is not null && Contains(callback.Events, name))
         {
