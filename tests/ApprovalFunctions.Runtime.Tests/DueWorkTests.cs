@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using ApprovalFunctions.Engine.Events;
@@ -214,8 +215,11 @@ public sealed class DueWorkTests
 
         Assert.Equal(3, await h.Runtime.Runner.RunAllOnceAsync(now));
 
-        // The timer and projection rows are gone at once; the outbox row (which may be racing its commit) is kept for
-        // the grace period, looked at twice, then dropped.
+        // The timer and projection rows are done at once (deleted with the shard's next batched delete, and skipped by
+        // polls until then); the outbox row (which may be racing its commit) is kept for the grace period, looked at
+        // twice, then dropped.
+        Assert.Equal(0, await h.Runtime.Runner.RunAllOnceAsync(now));
+        await h.Runtime.DueWork.FlushDeletesAsync();
         var kept = Assert.Single(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
         Assert.Equal(DueWorkItem.OutboxKind, kept.Kind);
         Assert.Equal(now + DueWorkRunner.OrphanRecheck, kept.DueAt);
@@ -227,6 +231,67 @@ public sealed class DueWorkTests
 
         Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
         Assert.Null(await h.Runtime.Requests.GetAsync(Harness.Tenant, "ghost"));
+    }
+
+    [Fact]
+    public async Task DeleteSoon_RowsOfAShard_SkippedByPollsThenDeletedInOneTransaction()
+    {
+        var h = await Harness.CreateAsync();
+        var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "done");
+        var rows = Enumerable.Range(1, 3).Select(i => DueWorkItem.Create(Harness.Tenant, "done", DueWorkItem.ProjectKind, i.ToString(CultureInfo.InvariantCulture), now, "[]")).ToList();
+        await h.Runtime.DueWork.AddAsync(rows);
+
+        h.Runtime.DueWork.DeleteSoon(rows);
+        Assert.All(rows, r => Assert.True(h.Runtime.DueWork.IsDeleting(r)));
+        Assert.True(h.Runtime.Runner.IsBusy(shard)); // its lease is not handed over with deletes pending
+        Assert.Equal(0, await h.Runtime.Runner.RunOnceAsync(shard, now)); // done rows are not work again
+        Assert.Equal(3, (await h.Runtime.DueWork.QueryDueAsync(shard, now, 10)).Count);
+
+        h.Counter.Reset();
+        await h.Runtime.DueWork.FlushDeletesAsync();
+        Assert.Equal(["POST /devstoreaccount1/$batch"], h.Counter.Sent);
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now, 10));
+        Assert.False(h.Runtime.DueWork.IsDeleting(rows[0]));
+        Assert.False(h.Runtime.Runner.IsBusy(shard));
+    }
+
+    [Fact]
+    public async Task DeleteSoon_OneRowAlreadyGone_TheOthersAreStillDeleted()
+    {
+        // A transaction fails as a whole on a missing row (another process ran it): the store falls back to single deletes.
+        var h = await Harness.CreateAsync();
+        var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "gone");
+        var rows = Enumerable.Range(1, 3).Select(i => DueWorkItem.Create(Harness.Tenant, "gone", DueWorkItem.ProjectKind, i.ToString(CultureInfo.InvariantCulture), now, "[]")).ToList();
+        await h.Runtime.DueWork.AddAsync(rows);
+        await h.Runtime.DueWork.DeleteAsync(rows[1]);
+
+        h.Runtime.DueWork.DeleteSoon(rows);
+        await h.Runtime.DueWork.FlushDeletesAsync();
+
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now, 10));
+        Assert.All(rows, r => Assert.False(h.Runtime.DueWork.IsDeleting(r)));
+    }
+
+    [Fact]
+    public async Task DeleteSoon_WithoutAFlush_DeletesOnItsOwnWithinTheDelay()
+    {
+        var h = await Harness.CreateAsync();
+        var now = h.Clock.GetUtcNow();
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "later");
+        var row = DueWorkItem.Create(Harness.Tenant, "later", DueWorkItem.ProjectKind, "1", now, "[]");
+        await h.Runtime.DueWork.AddAsync([row]);
+
+        h.Runtime.DueWork.DeleteSoon([row]);
+        var deadline = DateTime.UtcNow + DueWorkStore.DeleteDelay + TimeSpan.FromSeconds(10);
+        while (h.Runtime.DueWork.IsDeleting(row) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(h.Runtime.DueWork.IsDeleting(row));
+        Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now, 10));
     }
 
     [Fact]
@@ -255,6 +320,7 @@ public sealed class DueWorkTests
         var got = Assert.Single(target.Received);
         Assert.Equal("race:1:approved", got.IdempotencyKey);
         Assert.Equal(CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "race"))!.State.Callback!.Status);
+        await h.Runtime.DueWork.FlushDeletesAsync();
         Assert.Empty(await h.Runtime.DueWork.QueryDueAsync(shard, now.AddDays(1), 10));
     }
 

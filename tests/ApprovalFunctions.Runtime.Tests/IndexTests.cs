@@ -43,6 +43,24 @@ public sealed class IndexTests
     }
 
     [Fact]
+    public async Task Decision_PendingRowAlreadyGone_DecidedRowStillWritten()
+    {
+        // The approver's pending row leaves and the decided row arrives in one transaction of their partition; when the
+        // pending row is already gone (a repair removed it) the transaction fails as a whole, and the rows are written singly.
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("req1", "INV-1"));
+        var pendingRow = Assert.Single(await h.Runtime.Tables.Inbox.QueryAsync().ToListAsync());
+        await h.Runtime.Tables.Inbox.DeleteAsync(pendingRow.PartitionKey, pendingRow.RowKey);
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "req1", Harness.Approve("manager", "bob"));
+
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 50, null)).Items);
+        var decided = Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", false, ListFilter.None, 50, null)).Items);
+        Assert.Equal(("req1", "approve"), (decided.Id, decided.Decision));
+    }
+
+    [Fact]
     public async Task Projection_ListRows_CarryWorkflowStageProgressAndOutcomeTime()
     {
         var h = await Harness.CreateAsync();

@@ -113,6 +113,8 @@ public sealed class ProcessorTests
         var decide = h.Counter.Count - submit;
         var shard = DueWorkStore.ShardOf(Harness.Tenant, "cost");
         await h.Runtime.Runner.RunOnceAsync(shard, h.Clock.GetUtcNow());
+        var deliver = h.Counter.Count - submit - decide;
+        await h.Runtime.DueWork.FlushDeletesAsync(); // the three done due rows (two repairs, the delivery): one transaction
         var total = h.Counter.Count;
 
         var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "cost"))!.State;
@@ -120,9 +122,13 @@ public sealed class ProcessorTests
         Assert.Single(target.Received);
         // Figures for docs/decisions/007: submit, decision, delivery (one shard poll included).
         File.WriteAllText(Path.Combine(AppContext.BaseDirectory, "storage-requests.txt"),
-            $"submit={submit} decide={decide} deliver={total - submit - decide} total={total}\n");
-        // 18 since storage layout 2: every read is a point read now (a delivery reads the state row and its outbox row by
-        // key, one request more than the partition range query it replaced, which emulators answer by scanning the table).
-        Assert.True(total <= 18, $"lifecycle took {total} storage requests (submit {submit}, decide {decide}, deliver {total - submit - decide})");
+            $"submit={submit} decide={decide} deliver={deliver} deletes={total - submit - decide - deliver} total={total}\n");
+        // Submit: intent row, commit, requester, record and inbox rows. Decision: read, intent batch, commit, the inbox
+        // partition's transaction (pending row out, decided row in), requester. The repair rows' deletes are batched.
+        Assert.True(submit <= 5, $"submit took {submit} storage requests");
+        Assert.True(decide <= 5, $"decision took {decide} storage requests");
+        // Delivery found by a poll: the poll, point reads of the state and outbox rows, the commit (4); an offered one
+        // skips the poll and the reads. The done due rows are deleted in one transaction.
+        Assert.True(total <= 15, $"lifecycle took {total} storage requests (submit {submit}, decide {decide}, deliver {deliver}, deletes {total - submit - decide - deliver})");
     }
 }

@@ -145,13 +145,21 @@ public sealed partial class DueWorkRunner
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
     public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).ToArray());
 
-    /// <summary>True while a delivery from <paramref name="shard"/> is in flight (its lease must not be handed over yet).</summary>
-    public bool IsBusy(int shard) => _inFlight.Values.Any(v => v.Shard == shard);
+    /// <summary>
+    /// True while a delivery from <paramref name="shard"/> is in flight, or rows of it this runner is done with still wait
+    /// for their batched delete: its lease must not be handed over yet (the next owner would take them for work).
+    /// </summary>
+    public bool IsBusy(int shard) => _inFlight.Values.Any(v => v.Shard == shard) || _dueWork.HasDeletesPending(shard);
+
+    /// <summary>Deletes now the rows this process is done with (<see cref="DueWorkStore.DeleteSoon"/>); before leases are given up.</summary>
+    public Task FlushDeletesAsync(CancellationToken cancellationToken = default) => _dueWork.FlushDeletesAsync(cancellationToken);
 
     private async Task<(int Handled, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var items = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
-        RuntimeTelemetry.ObserveDepth(shard, items.Count);
+        var due = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        RuntimeTelemetry.ObserveDepth(shard, due.Count);
+        // Rows already done here and waiting for their batched delete are not work.
+        var items = due.Where(i => !_dueWork.IsDeleting(i)).ToList();
         var started = new List<Task>();
         if (items.Count == 0)
         {
@@ -276,7 +284,7 @@ public sealed partial class DueWorkRunner
                 break;
             case DueWorkItem.ProjectKind:
                 await _processor.ReprojectAsync(item.TenantId, item.RequestId, item.Payload, ct).ConfigureAwait(false);
-                await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+                _dueWork.DeleteSoon([item]);
                 break;
             default:
                 await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
@@ -292,7 +300,7 @@ public sealed partial class DueWorkRunner
         RuntimeTelemetry.TimerLateness.Record(Math.Max(0, (_time.GetUtcNow() - timer.DueAt).TotalMilliseconds),
             new KeyValuePair<string, object?>("kind", timer.Kind.ToString()));
         LogTimer(timer.ToString(), item.RequestId, result.Status);
-        await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+        _dueWork.DeleteSoon([item]);
     }
 
     private async Task DeliverAsync(DueWorkItem item, CancellationToken ct, OfferedDelivery? offer = null)
@@ -356,7 +364,7 @@ public sealed partial class DueWorkRunner
                 await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
             }
 
-            await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
+            _dueWork.DeleteSoon([item]);
             return;
         }
 
@@ -656,8 +664,16 @@ public sealed partial class DueWorkPoller
             // process never picks up an item this one is still sending.
             await _runner.DrainAsync().ConfigureAwait(false);
 
-            // Best effort and bounded: an unreleased lease or heartbeat simply expires.
+            // Best effort and bounded: an unreleased lease or heartbeat simply expires, an undeleted row is run again.
             using var release = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            try
+            {
+                await _runner.FlushDeletesAsync(release.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (release.IsCancellationRequested)
+            {
+            }
+
             foreach (var lease in _held.OfType<ShardLease>())
             {
                 try

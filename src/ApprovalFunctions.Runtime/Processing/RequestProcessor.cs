@@ -362,7 +362,9 @@ public sealed partial class RequestProcessor
         }
 
         await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
-        await _dueWork.DeleteAsync(plan.Project, cancellationToken).ConfigureAwait(false);
+        // Done: the repair rows go with the shard's next batched delete, off the caller's path (a lost delete only
+        // means a harmless re-projection when the row comes due).
+        _dueWork.DeleteSoon(plan.Project);
     }
 
     private static IEnumerable<List<ManifestRow>> Slices(List<ManifestRow> stale)
@@ -389,17 +391,46 @@ public sealed partial class RequestProcessor
 
     private async Task WriteIndexAsync(IReadOnlyList<ProjectedRow> writes, IReadOnlyList<ManifestRow> deletes, CancellationToken cancellationToken)
     {
-        var work = writes.Select(w => (Func<CancellationToken, Task>)(ct => _index.Table(w.Table).UpsertAsync(w.Entity, TableUpdateMode.Replace, ct)))
-            .Concat(deletes.Select(d => (Func<CancellationToken, Task>)(ct => _index.Table(d.T).DeleteAsync(d.Pk, d.Rk, "*", ct))))
+        // One transaction per partition of a table (a decision removes the approver's pending row and adds the decided
+        // one in the same partition), the partitions in parallel.
+        var groups = writes.Select(w => (w.Table, Action: TableTransactionAction.Upsert(w.Entity, TableUpdateMode.Replace)))
+            .Concat(deletes.Select(d => (Table: d.T, Action: TableTransactionAction.Delete(d.Pk, d.Rk))))
+            .GroupBy(x => (x.Table, x.Action.Entity.PartitionKey))
+            .SelectMany(g => g.Select(x => x.Action).Chunk(TableLimits.MaxBatchOperations).Select(actions => (g.Key.Table, Actions: actions)))
             .ToList();
-        if (work.Count == 1)
+        if (groups.Count == 1)
         {
-            await work[0](cancellationToken).ConfigureAwait(false);
+            await WriteIndexGroupAsync(groups[0].Table, groups[0].Actions, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await Parallel.ForEachAsync(work, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (step, ct) => await step(ct).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (group, ct) => await WriteIndexGroupAsync(group.Table, group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    private async Task WriteIndexGroupAsync(string tableName, TableTransactionAction[] actions, CancellationToken cancellationToken)
+    {
+        var table = _index.Table(tableName);
+        if (actions.Length > 1)
+        {
+            try
+            {
+                await table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
+            {
+                // A stale row was already gone (a repair or another projection removed it): nothing was applied, so
+                // write them one by one, where a missing row is fine.
+            }
+        }
+
+        foreach (var action in actions)
+        {
+            await (action.ActionType == TableTransactionActionType.Delete
+                ? table.DeleteAsync(action.Entity.PartitionKey, action.Entity.RowKey, "*", cancellationToken)
+                : table.UpsertAsync(action.Entity, TableUpdateMode.Replace, cancellationToken)).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>

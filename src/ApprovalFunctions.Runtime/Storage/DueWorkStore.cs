@@ -41,7 +41,17 @@ public sealed class DueWorkStore
     /// <summary>The number of shards.</summary>
     public const int ShardCount = 16;
 
+    /// <summary>How long <see cref="DeleteSoon"/> collects rows before deleting them, one transaction per shard.</summary>
+    public static readonly TimeSpan DeleteDelay = TimeSpan.FromSeconds(1);
+
     private readonly TableClient _table;
+
+    // Rows done with and waiting for a batched delete (DeleteSoon): the queue says what to delete, the set lets a
+    // poll skip them meanwhile. One flush runs at a time, so a row is never deleted twice at once.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Shard, string RowKey), DueWorkItem> _deleting = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<DueWorkItem> _deleteQueue = new();
+    private readonly SemaphoreSlim _flushing = new(1, 1);
+    private int _flushScheduled;
 
     /// <summary>Creates the store.</summary>
     public DueWorkStore(StorageTables tables)
@@ -116,6 +126,112 @@ public sealed class DueWorkStore
     {
         ArgumentNullException.ThrowIfNull(item);
         return _table.DeleteAsync(ShardKey(item.Shard), item.RowKey, "*", cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes rows whose work is done within <see cref="DeleteDelay"/>, together with the other rows of their shard
+    /// done meanwhile: one transaction per shard instead of one request per row, and nothing on the caller's path.
+    /// Until then <see cref="IsDeleting"/> is true for them, so a poll skips them. A row whose delete is lost (the
+    /// process died, storage failed) is simply found again when due, exactly as after a crash just before a delete:
+    /// every kind of due work is safe to run twice.
+    /// </summary>
+    public void DeleteSoon(IEnumerable<DueWorkItem> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        foreach (var item in items)
+        {
+            if (_deleting.TryAdd((item.Shard, item.RowKey), item))
+            {
+                _deleteQueue.Enqueue(item);
+            }
+        }
+
+        if (!_deleteQueue.IsEmpty && Interlocked.Exchange(ref _flushScheduled, 1) == 0)
+        {
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(DeleteDelay).ConfigureAwait(false);
+                // Rows queued from here on are taken by this flush (it dequeues after this) or schedule the next one.
+                Volatile.Write(ref _flushScheduled, 0);
+                await FlushDeletesAsync().ConfigureAwait(false);
+            });
+        }
+    }
+
+    /// <summary>True while <paramref name="item"/> waits for its delete from <see cref="DeleteSoon"/>.</summary>
+    public bool IsDeleting(DueWorkItem item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return _deleting.ContainsKey((item.Shard, item.RowKey));
+    }
+
+    /// <summary>True while rows of <paramref name="shard"/> wait for their delete from <see cref="DeleteSoon"/>.</summary>
+    public bool HasDeletesPending(int shard) => !_deleting.IsEmpty && _deleting.Keys.Any(k => k.Shard == shard);
+
+    /// <summary>
+    /// Deletes every row <see cref="DeleteSoon"/> has collected now (waiting for a flush already running); a host calls
+    /// it when it stops. Never throws for storage: rows it could not delete are left to be found when due.
+    /// </summary>
+    public async Task FlushDeletesAsync(CancellationToken cancellationToken = default)
+    {
+        await _flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var items = new List<DueWorkItem>();
+            while (_deleteQueue.TryDequeue(out var item))
+            {
+                items.Add(item);
+            }
+
+            foreach (var shard in items.GroupBy(i => i.Shard))
+            {
+                foreach (var chunk in shard.Chunk(TableLimits.MaxBatchOperations))
+                {
+                    try
+                    {
+                        await DeleteBatchAsync(shard.Key, chunk, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        // Storage failed (whatever the error, this is clean-up): these rows stay and are run again when due,
+                        // which every kind of due work tolerates.
+                    }
+                    finally
+                    {
+                        foreach (var item in chunk)
+                        {
+                            _deleting.TryRemove((item.Shard, item.RowKey), out _);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _flushing.Release();
+        }
+    }
+
+    private async Task DeleteBatchAsync(int shard, DueWorkItem[] chunk, CancellationToken cancellationToken)
+    {
+        if (chunk.Length > 1)
+        {
+            try
+            {
+                await _table.SubmitTransactionAsync([.. chunk.Select(i => TableTransactionAction.Delete(ShardKey(shard), i.RowKey))], cancellationToken)
+                    .ConfigureAwait(false);
+                return;
+            }
+            catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
+            {
+                // One row was already gone (another process ran it): the transaction applied nothing; delete one by one.
+            }
+        }
+
+        foreach (var item in chunk)
+        {
+            await DeleteAsync(item, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Moves an item to a later time (one transaction: add the new row, delete the old).</summary>
