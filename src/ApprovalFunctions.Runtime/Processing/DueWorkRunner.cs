@@ -571,49 +571,65 @@ public sealed partial class DueWorkPoller
                         fair = await BalanceAsync(cancellationToken).ConfigureAwait(false);
                     }
 
-                    for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
+                    // The shards due now are polled together: a shard's timers (carried out before its poll returns)
+                    // must not wait for every other shard's.
+                    var polls = new List<(int Shard, DateTimeOffset At, Task<int> Handled)>();
+                    try
                     {
-                        if (_signal?.Take(shard) is { } asked)
+                        for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
                         {
-                            wanted[shard] = Min(wanted[shard], asked);
-                            if (asked < next[shard])
+                            if (_signal?.Take(shard) is { } asked)
                             {
-                                next[shard] = asked;
-                                idle[shard] = _interval;
+                                wanted[shard] = Min(wanted[shard], asked);
+                                if (asked < next[shard])
+                                {
+                                    next[shard] = asked;
+                                    idle[shard] = _interval;
+                                }
                             }
-                        }
 
-                        var wasHeld = _held[shard] is not null;
-                        if (!await HoldAsync(shard, acquire && HeldShards < fair, cancellationToken).ConfigureAwait(false))
-                        {
-                            continue;
-                        }
+                            var wasHeld = _held[shard] is not null;
+                            if (!await HoldAsync(shard, acquire && HeldShards < fair, cancellationToken).ConfigureAwait(false))
+                            {
+                                continue;
+                            }
 
-                        now = _time.GetUtcNow();
-                        if (!wasHeld)
-                        {
-                            next[shard] = now; // newly taken: whatever fell due meanwhile is carried out at once
-                        }
+                            now = _time.GetUtcNow();
+                            if (!wasHeld)
+                            {
+                                next[shard] = now; // newly taken: whatever fell due meanwhile is carried out at once
+                            }
 
-                        if (next[shard] > now)
-                        {
-                            continue;
-                        }
+                            if (next[shard] > now)
+                            {
+                                continue;
+                            }
 
-                        if (wanted[shard] <= now)
-                        {
-                            wanted[shard] = DateTimeOffset.MaxValue; // this poll finds it
-                        }
+                            if (wanted[shard] <= now)
+                            {
+                                wanted[shard] = DateTimeOffset.MaxValue; // this poll finds it
+                            }
 
-                        if (await _runner.StartOnceAsync(shard, now, cancellationToken).ConfigureAwait(false) > 0)
+                            polls.Add((shard, now, _runner.StartOnceAsync(shard, now, cancellationToken)));
+                        }
+                    }
+                    finally
+                    {
+                        // Even when a lease call failed halfway: no shard is polled again while its last poll still runs.
+                        await Task.WhenAll(polls.Select(p => p.Handled)).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                    }
+
+                    foreach (var (shard, at, handled) in polls)
+                    {
+                        if (await handled.ConfigureAwait(false) > 0)
                         {
                             busy = true; // more may be due: poll this shard again at once
                             idle[shard] = _interval;
-                            next[shard] = now;
+                            next[shard] = at;
                         }
                         else
                         {
-                            next[shard] = Min(now + idle[shard], wanted[shard]);
+                            next[shard] = Min(at + idle[shard], wanted[shard]);
                             idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
                         }
                     }
