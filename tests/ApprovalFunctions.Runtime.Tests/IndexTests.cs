@@ -43,6 +43,22 @@ public sealed class IndexTests
     }
 
     [Fact]
+    public async Task ListInboxAsync_Pending_OldestWaitingFirst()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        foreach (var id in new[] { "zulu", "mike", "alpha" }) // ids in the reverse of their waiting order
+        {
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit(id, "INV-" + id));
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        var page = await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 50, null);
+
+        Assert.Equal(["zulu", "mike", "alpha"], page.Items.Select(i => i.Id));
+    }
+
+    [Fact]
     public async Task Decision_PendingRowAlreadyGone_DecidedRowStillWritten()
     {
         // The approver's pending row leaves and the decided row arrives in one transaction of their partition; when the

@@ -113,7 +113,9 @@ internal static class IndexProjection
 
     private static TableEntity Pending(ApprovalState s, string status, StageState stage, string user, string? onBehalfOf)
     {
-        var entity = Summary(new TableEntity(Keys.Join(s.TenantId, user), "p|" + TableKey.Encode(s.Id) + "|" + TableKey.Encode(stage.Id)), s, status);
+        // Oldest waiting first: the stage's activation time leads the key (a vote elsewhere in the stage rewrites the row in place).
+        var waitingSince = TableKey.Ticks(stage.ActivatedAt ?? s.CreatedAt);
+        var entity = Summary(new TableEntity(Keys.Join(s.TenantId, user), "p|" + waitingSince + "|" + TableKey.Encode(s.Id) + "|" + TableKey.Encode(stage.Id)), s, status);
         entity["StageId"] = stage.Id;
         entity["StageName"] = stage.Name ?? stage.Id;
         entity["OnBehalfOf"] = onBehalfOf;
