@@ -233,14 +233,21 @@ public sealed class DueWorkTests
         Assert.Null(await h.Runtime.Requests.GetAsync(Harness.Tenant, "ghost"));
     }
 
-    [Fact]
-    public async Task DeleteSoon_RowsOfAShard_SkippedByPollsThenDeletedInOneTransaction()
+    /// <summary>Three due <c>project</c> rows of one request (so one shard), stored.</summary>
+    private static async Task<(Harness H, DateTimeOffset Now, int Shard, List<DueWorkItem> Rows)> ThreeRepairRowsAsync(string requestId)
     {
         var h = await Harness.CreateAsync();
         var now = h.Clock.GetUtcNow();
-        var shard = DueWorkStore.ShardOf(Harness.Tenant, "done");
-        var rows = Enumerable.Range(1, 3).Select(i => DueWorkItem.Create(Harness.Tenant, "done", DueWorkItem.ProjectKind, i.ToString(CultureInfo.InvariantCulture), now, "[]")).ToList();
+        var rows = Enumerable.Range(1, 3)
+            .Select(i => DueWorkItem.Create(Harness.Tenant, requestId, DueWorkItem.ProjectKind, i.ToString(CultureInfo.InvariantCulture), now, "[]")).ToList();
         await h.Runtime.DueWork.AddAsync(rows);
+        return (h, now, DueWorkStore.ShardOf(Harness.Tenant, requestId), rows);
+    }
+
+    [Fact]
+    public async Task DeleteSoon_RowsOfAShard_SkippedByPollsThenDeletedInOneTransaction()
+    {
+        var (h, now, shard, rows) = await ThreeRepairRowsAsync("done");
 
         h.Runtime.DueWork.DeleteSoon(rows);
         Assert.All(rows, r => Assert.True(h.Runtime.DueWork.IsDeleting(r)));
@@ -260,11 +267,7 @@ public sealed class DueWorkTests
     public async Task DeleteSoon_OneRowAlreadyGone_TheOthersAreStillDeleted()
     {
         // A transaction fails as a whole on a missing row (another process ran it): the store falls back to single deletes.
-        var h = await Harness.CreateAsync();
-        var now = h.Clock.GetUtcNow();
-        var shard = DueWorkStore.ShardOf(Harness.Tenant, "gone");
-        var rows = Enumerable.Range(1, 3).Select(i => DueWorkItem.Create(Harness.Tenant, "gone", DueWorkItem.ProjectKind, i.ToString(CultureInfo.InvariantCulture), now, "[]")).ToList();
-        await h.Runtime.DueWork.AddAsync(rows);
+        var (h, now, shard, rows) = await ThreeRepairRowsAsync("gone");
         await h.Runtime.DueWork.DeleteAsync(rows[1]);
 
         h.Runtime.DueWork.DeleteSoon(rows);
