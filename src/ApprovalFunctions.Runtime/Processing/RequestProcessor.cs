@@ -392,7 +392,8 @@ public sealed partial class RequestProcessor
     private async Task WriteIndexAsync(IReadOnlyList<ProjectedRow> writes, IReadOnlyList<ManifestRow> deletes, CancellationToken cancellationToken)
     {
         // One transaction per partition of a table (a decision removes the approver's pending row and adds the decided
-        // one in the same partition), the partitions in parallel.
+        // one in the same partition), the partitions in parallel; a stale row already gone (a repair or another
+        // projection removed it) makes ApplyAsync write that partition's rows one by one.
         var groups = writes.Select(w => (w.Table, Action: TableTransactionAction.Upsert(w.Entity, TableUpdateMode.Replace)))
             .Concat(deletes.Select(d => (Table: d.T, Action: TableTransactionAction.Delete(d.Pk, d.Rk))))
             .GroupBy(x => (x.Table, x.Action.Entity.PartitionKey))
@@ -400,37 +401,12 @@ public sealed partial class RequestProcessor
             .ToList();
         if (groups.Count == 1)
         {
-            await WriteIndexGroupAsync(groups[0].Table, groups[0].Actions, cancellationToken).ConfigureAwait(false);
+            await _index.Table(groups[0].Table).ApplyAsync(groups[0].Actions, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (group, ct) => await WriteIndexGroupAsync(group.Table, group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
-    }
-
-    private async Task WriteIndexGroupAsync(string tableName, TableTransactionAction[] actions, CancellationToken cancellationToken)
-    {
-        var table = _index.Table(tableName);
-        if (actions.Length > 1)
-        {
-            try
-            {
-                await table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
-            {
-                // A stale row was already gone (a repair or another projection removed it): nothing was applied, so
-                // write them one by one, where a missing row is fine.
-            }
-        }
-
-        foreach (var action in actions)
-        {
-            await (action.ActionType == TableTransactionActionType.Delete
-                ? table.DeleteAsync(action.Entity.PartitionKey, action.Entity.RowKey, "*", cancellationToken)
-                : table.UpsertAsync(action.Entity, TableUpdateMode.Replace, cancellationToken)).ConfigureAwait(false);
-        }
+            async (group, ct) => await _index.Table(group.Table).ApplyAsync(group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>

@@ -110,17 +110,6 @@ public sealed class DueWorkStore
         return [.. page.Entities.Select(e => Read(shard, e))];
     }
 
-    /// <summary>Deletes items (missing is fine); one transaction per shard when several.</summary>
-    public async Task DeleteAsync(IReadOnlyList<DueWorkItem> items, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(items);
-        foreach (var item in items)
-        {
-            // Deletes in a transaction fail as a whole when one row is missing; singles do not.
-            await DeleteAsync(item, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     /// <summary>Deletes an item (missing is fine).</summary>
     public Task DeleteAsync(DueWorkItem item, CancellationToken cancellationToken = default)
     {
@@ -189,7 +178,9 @@ public sealed class DueWorkStore
                 {
                     try
                     {
-                        await DeleteBatchAsync(shard.Key, chunk, cancellationToken).ConfigureAwait(false);
+                        // One transaction; row by row when one is already gone (another process ran it).
+                        await _table.ApplyAsync([.. chunk.Select(i => TableTransactionAction.Delete(ShardKey(shard.Key), i.RowKey))], cancellationToken)
+                            .ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
@@ -209,28 +200,6 @@ public sealed class DueWorkStore
         finally
         {
             _flushing.Release();
-        }
-    }
-
-    private async Task DeleteBatchAsync(int shard, DueWorkItem[] chunk, CancellationToken cancellationToken)
-    {
-        if (chunk.Length > 1)
-        {
-            try
-            {
-                await _table.SubmitTransactionAsync([.. chunk.Select(i => TableTransactionAction.Delete(ShardKey(shard), i.RowKey))], cancellationToken)
-                    .ConfigureAwait(false);
-                return;
-            }
-            catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
-            {
-                // One row was already gone (another process ran it): the transaction applied nothing; delete one by one.
-            }
-        }
-
-        foreach (var item in chunk)
-        {
-            await DeleteAsync(item, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -230,6 +230,45 @@ public sealed class TableClient
     }
 
     /// <summary>
+    /// Applies unconditional upserts and deletes ("*") of one partition: one transaction when there are several; when
+    /// that transaction meets a row already gone (it then applies nothing) they are applied one by one, where deleting a
+    /// missing row is fine. So not atomic: for writes that are safe to repeat and to see half done (index rows, clean-up).
+    /// </summary>
+    public async Task ApplyAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        foreach (var action in actions)
+        {
+            if (action.ActionType is not (TableTransactionActionType.UpsertMerge or TableTransactionActionType.UpsertReplace or TableTransactionActionType.Delete)
+                || action.ETag is not (null or "*"))
+            {
+                throw new ArgumentException("ApplyAsync takes unconditional upserts and deletes only.", nameof(actions));
+            }
+        }
+
+        if (actions.Count > 1)
+        {
+            try
+            {
+                await SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
+            {
+                // A row to delete was already gone; the transaction applied nothing.
+            }
+        }
+
+        foreach (var action in actions)
+        {
+            await (action.ActionType == TableTransactionActionType.Delete
+                ? DeleteAsync(action.Entity.PartitionKey, action.Entity.RowKey, "*", cancellationToken)
+                : UpsertAsync(action.Entity, action.ActionType == TableTransactionActionType.UpsertMerge ? TableUpdateMode.Merge : TableUpdateMode.Replace,
+                    cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Runs up to 100 actions on one partition atomically: all apply or none. Returns each action's new
     /// ETag (null for deletes). On failure the <see cref="TableException.FailedIndex"/> names the action.
     /// </summary>

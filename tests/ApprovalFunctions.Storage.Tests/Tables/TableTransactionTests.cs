@@ -135,4 +135,30 @@ public sealed class TableTransactionTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal("ClientBatchDuplicateRow", ex.ErrorCode);
         Assert.Equal(1, ex.FailedIndex);
     }
+
+    [Fact]
+    public async Task ApplyAsync_DeleteOfARowAlreadyGone_StillAppliesTheOthersOneByOne()
+    {
+        var table = await azurite.CreateTableAsync();
+        await table.UpsertAsync(new TableEntity("p", "old"), TableUpdateMode.Replace);
+
+        await table.ApplyAsync([
+            TableTransactionAction.Delete("p", "old"),
+            TableTransactionAction.Delete("p", "never-there"),
+            TableTransactionAction.Upsert(new TableEntity("p", "new") { ["N"] = 1 }, TableUpdateMode.Replace),
+        ]);
+
+        Assert.Null(await table.GetAsync("p", "old"));
+        Assert.Equal(1, (await table.GetAsync("p", "new"))!.GetInt32("N"));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_ConditionalAction_Refused()
+    {
+        var table = await azurite.CreateTableAsync();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => table.ApplyAsync([TableTransactionAction.Add(new TableEntity("p", "a"))]));
+        await Assert.ThrowsAsync<ArgumentException>(() => table.ApplyAsync([TableTransactionAction.Delete("p", "a", "W/\"datetime'x'\"")]));
+        Assert.Null(await table.GetAsync("p", "a"));
+    }
 }
