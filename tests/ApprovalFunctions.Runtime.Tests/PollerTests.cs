@@ -11,13 +11,9 @@ public sealed class PollerTests
     [Fact]
     public async Task RunAsync_CommitInThisProcess_WakesThePollerLongBeforeItsInterval()
     {
-        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
         using var target = new TestReceiver(_ => 200);
-        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
-        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
-        await WithPollerAsync(poller, async () =>
+        await WithCallbackPollerHoldingEveryShardAsync(target, async h =>
         {
-            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await h.Runtime.Processor.SubmitAsync(Harness.Submit("woken"));
             var watch = Stopwatch.StartNew();
             await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "woken", Harness.Approve("manager", "bob"));
@@ -31,13 +27,9 @@ public sealed class PollerTests
     [Fact]
     public async Task RunAsync_CallbackCommittedHere_DeliveredWithoutQueryingTheShardOrReadingTheRequestAgain()
     {
-        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
         using var target = new TestReceiver(_ => 200);
-        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
-        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
-        await WithPollerAsync(poller, async () =>
+        await WithCallbackPollerHoldingEveryShardAsync(target, async h =>
         {
-            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await h.Runtime.Processor.SubmitAsync(Harness.Submit("fast"));
             await Task.Delay(200); // the submit's own wake-up has been handled
             h.Counter.Reset();
@@ -160,6 +152,22 @@ public sealed class PollerTests
             await stop.CancelAsync();
             await Task.WhenAll(runningA, runningB);
         }
+    }
+
+    /// <summary>
+    /// A runtime on a running clock with a one-stage workflow whose callback goes to <paramref name="target"/>, and a poller
+    /// (polling only every 60 s on its own) holding every shard while <paramref name="body"/> runs.
+    /// </summary>
+    private static async Task WithCallbackPollerHoldingEveryShardAsync(TestReceiver target, Func<Harness, Task> body)
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
+        await WithPollerAsync(poller, async () =>
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await body(h);
+        });
     }
 
     /// <summary>Runs <paramref name="poller"/> while <paramref name="body"/> runs, then stops it (its leases are released).</summary>
