@@ -59,8 +59,12 @@ internal sealed class HostProcess : IDisposable
         Console.CancelKeyPress += (_, _) => KillAll();
     }
 
-    public HostProcess(Environment2 env, string hub, string? storage = null, string name = "host")
+    private readonly IReadOnlyDictionary<string, string> _settings;
+
+    /// <param name="settings">Extra settings (environment variables) for this host, e.g. a feature turned off.</param>
+    public HostProcess(Environment2 env, string hub, string? storage = null, string name = "host", IReadOnlyDictionary<string, string>? settings = null)
     {
+        _settings = settings ?? new Dictionary<string, string>();
         _env = env;
         _hub = hub;
         _storage = storage ?? env.Storage;
@@ -101,6 +105,11 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
         psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
+        foreach (var (key, value) in _settings)
+        {
+            psi.Environment[key] = value;
+        }
+
         // GC settings are left as the host ships them (Server GC, from the Web SDK): the memory figure is the product's.
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the host");
         Live[_process.Id] = this;

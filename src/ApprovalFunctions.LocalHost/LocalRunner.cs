@@ -23,8 +23,14 @@ internal static class LocalRunner
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
             var sender = new HttpDeliverySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), time, Random.Shared.NextDouble);
+            var copies = configuration.GetValue("Approvals:StateCopyChars", RequestProcessor.DefaultRecentStateBudget);
+            if (copies < 0)
+            {
+                throw new InvalidOperationException($"Approvals:StateCopyChars is {copies}; it must be 0 (no copies) or more.");
+            }
+
             return ApprovalRuntime.Create(client, hub, sp.GetRequiredService<IRuleEvaluator>(), time, sender, Random.Shared,
-                sp.GetRequiredService<ILoggerFactory>());
+                sp.GetRequiredService<ILoggerFactory>(), copies);
         });
         services.AddSingleton<IApprovalCommands, LocalApprovalCommands>();
         services.AddHostedService<StorageInitializer>();

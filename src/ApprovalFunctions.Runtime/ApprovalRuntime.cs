@@ -16,7 +16,8 @@ public sealed class ApprovalRuntime
 {
     private readonly ILoggerFactory _loggers;
 
-    private ApprovalRuntime(StorageTables tables, IRuleEvaluator rules, TimeProvider time, IDeliverySender sender, Func<double> random, ILoggerFactory loggers)
+    private ApprovalRuntime(StorageTables tables, IRuleEvaluator rules, TimeProvider time, IDeliverySender sender, Func<double> random, ILoggerFactory loggers,
+        long recentStateBudget)
     {
         _loggers = loggers;
         Time = time;
@@ -35,7 +36,7 @@ public sealed class ApprovalRuntime
         Leases = new LeaseStore(tables, time);
         Signal = new DueWorkSignal();
         Processor = new RequestProcessor(Requests, Index, DueWork, DefinitionCache, DirectoryCache, Subscriptions, time, loggers.CreateLogger<RequestProcessor>(),
-            Signal);
+            Signal, recentStateBudget);
         Runner = new DueWorkRunner(Processor, Requests, DueWork, DefinitionCache, Subscriptions, sender, time, random, loggers.CreateLogger<DueWorkRunner>());
     }
 
@@ -92,10 +93,11 @@ public sealed class ApprovalRuntime
 
     /// <summary>
     /// Wires the runtime. <paramref name="random"/> is used for backoff jitter only (access is serialised here,
-    /// since <see cref="Random"/> is not thread-safe).
+    /// since <see cref="Random"/> is not thread-safe). <paramref name="recentStateBudget"/>: characters of state JSON the
+    /// processor keeps as copies of recently committed requests (0: none; see <see cref="RequestProcessor"/>).
     /// </summary>
     public static ApprovalRuntime Create(TableServiceClient service, string hubName, IRuleEvaluator rules, TimeProvider time, IDeliverySender sender,
-        Random random, ILoggerFactory? loggers = null)
+        Random random, ILoggerFactory? loggers = null, long recentStateBudget = RequestProcessor.DefaultRecentStateBudget)
     {
         ArgumentNullException.ThrowIfNull(random);
         ArgumentNullException.ThrowIfNull(rules);
@@ -110,7 +112,7 @@ public sealed class ApprovalRuntime
             }
         }
 
-        return new ApprovalRuntime(new StorageTables(service, hubName), rules, time, sender, Next, loggers ?? NullLoggerFactory.Instance);
+        return new ApprovalRuntime(new StorageTables(service, hubName), rules, time, sender, Next, loggers ?? NullLoggerFactory.Instance, recentStateBudget);
     }
 
     /// <summary>

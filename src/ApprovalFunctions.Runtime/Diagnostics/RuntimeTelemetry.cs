@@ -36,6 +36,14 @@ public static class RuntimeTelemetry
     /// <summary>ETag races lost and retried.</summary>
     public static readonly Counter<long> ConcurrencyRetries = Meter.CreateCounter<long>("approvals.commit.retries", "{retry}", "Commits retried after losing an ETag race");
 
+    /// <summary>
+    /// Events that started from this process's copy of the request's last state instead of a read (tag <c>outcome</c>:
+    /// <c>used</c> = committed from it, <c>stale</c> = another process had moved on, so read and retried, <c>rechecked</c> =
+    /// an answer without a commit, confirmed against storage).
+    /// </summary>
+    public static readonly Counter<long> StateCopies = Meter.CreateCounter<long>("approvals.state.copies", "{event}",
+        "Events that started from the process's copy of the request state instead of a read");
+
     /// <summary>Due rows seen in the last poll of each shard.</summary>
     public static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge(
         "approvals.duework.depth", () => Depth.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("shard", kv.Key))),

@@ -87,10 +87,22 @@ public sealed partial class RequestProcessor
     private readonly ILogger _logger;
     private readonly DueWorkSignal? _signal;
     private readonly KeyedLock _locks = new();
+    private readonly RecentStates _recent;
+    private static readonly IReadOnlyDictionary<string, OutboxItem> NoOutbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
 
-    /// <summary>Creates the processor.</summary>
+    /// <summary>
+    /// Default for the copies of recently committed states a processor keeps (total characters of their JSON): about
+    /// 2,000 typical requests, some tens of MB of heap at most.
+    /// </summary>
+    public const long DefaultRecentStateBudget = 4_000_000;
+
+    /// <summary>
+    /// Creates the processor. <c>recentStateBudget</c> is the characters of state JSON it may hold as copies of the
+    /// requests it committed or read last, so the next event on one of them commits without reading it first (0: no copies).
+    /// </summary>
     public RequestProcessor(RequestStore requests, IndexStore index, DueWorkStore dueWork, DefinitionCache definitions, DirectoryCache directory,
-        SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null, DueWorkSignal? signal = null)
+        SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null, DueWorkSignal? signal = null,
+        long recentStateBudget = DefaultRecentStateBudget)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(index);
@@ -108,7 +120,11 @@ public sealed partial class RequestProcessor
         _time = time;
         _logger = logger ?? NullLogger<RequestProcessor>.Instance;
         _signal = signal;
+        _recent = new RecentStates(recentStateBudget);
     }
+
+    /// <summary>The copies of recently committed states (for tests).</summary>
+    internal RecentStates RecentStates => _recent;
 
     /// <summary>Test hook: commit without projecting, as if the process died right after the commit.</summary>
     internal bool SimulateCrashAfterCommit { get; set; }
@@ -157,6 +173,7 @@ public sealed partial class RequestProcessor
                 : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
         }
 
+        Remember(LockKey(evt.TenantId, evt.RequestId), stored);
         Committed(evt, result, plan, stored);
         await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
         return ProcessResult.From(result, result.State);
@@ -192,12 +209,32 @@ public sealed partial class RequestProcessor
         using var activity = RuntimeTelemetry.Source.StartActivity("approvals.apply");
         activity?.SetTag("approvals.request_id", requestId);
         activity?.SetTag("approvals.event", evt.GetType().Name);
-        using var held = await _locks.AcquireAsync(LockKey(tenantId, requestId), cancellationToken).ConfigureAwait(false);
-        for (var attempt = 1; ; attempt++)
+        var key = LockKey(tenantId, requestId);
+        using var held = await _locks.AcquireAsync(key, cancellationToken).ConfigureAwait(false);
+        // The copy this process holds of the request's last committed state stands in for the read, except where the
+        // event settles a delivery (that read also fetches the outbox row). The commit's If-Match is the copy's ETag.
+        var mayUseCopy = removeOutboxRowKey is null && preloaded is null;
+        var next = preloaded;
+        for (var attempt = 1; ; )
         {
-            var current = attempt == 1 && preloaded is not null
-                ? preloaded
-                : await _requests.LoadAsync(tenantId, requestId, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
+            var fromCopy = false;
+            StoredRequest? current;
+            if (next is not null)
+            {
+                current = next;
+                next = null;
+            }
+            else if (mayUseCopy && _recent.TryGet(key, out var copy))
+            {
+                current = copy;
+                fromCopy = true;
+            }
+            else
+            {
+                current = await _requests.LoadAsync(tenantId, requestId, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
+                Remember(key, current);
+            }
+
             if (current is null)
             {
                 return ProcessResult.NotFound;
@@ -206,6 +243,12 @@ public sealed partial class RequestProcessor
             var state = current.State;
             if (state.Workflow is not { } wf)
             {
+                if (fromCopy)
+                {
+                    mayUseCopy = false; // answer from storage, not from a copy that may be stale
+                    continue;
+                }
+
                 var refused = new EngineResult(state, [], [], new Refusal(RefusalCode.RequestClosed, "the request has no workflow (" + ApprovalEngine.StatusName(state.Status) + ")"));
                 return ProcessResult.From(refused, state);
             }
@@ -215,6 +258,15 @@ public sealed partial class RequestProcessor
             var directory = await _directory.GetAsync(tenantId, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             var result = ApprovalEngine.Apply(state, evt, definition, directory, now);
+            if (!result.Changed && fromCopy)
+            {
+                // A refusal, duplicate or no-op is never answered from the copy: another process may have moved the
+                // request on (a commit would have said so with 412; an answer without a commit cannot). Read and decide again.
+                RuntimeTelemetry.StateCopies.Add(1, new KeyValuePair<string, object?>("outcome", "rechecked"));
+                mayUseCopy = false;
+                continue;
+            }
+
             if (!result.Changed)
             {
                 if (removeOutboxRowKey is not null && current.Outbox.ContainsKey(removeOutboxRowKey))
@@ -235,6 +287,14 @@ public sealed partial class RequestProcessor
             }
             catch (TableException ex) when (ex.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.Conflict)
             {
+                _recent.Remove(key);
+                if (fromCopy)
+                {
+                    // The copy was stale (another process committed since): not a race lost, so not counted as one.
+                    RuntimeTelemetry.StateCopies.Add(1, new KeyValuePair<string, object?>("outcome", "stale"));
+                    continue;
+                }
+
                 RuntimeTelemetry.ConcurrencyRetries.Add(1);
                 LogRaceLost(requestId, attempt);
                 if (attempt >= MaxCommitAttempts)
@@ -242,12 +302,37 @@ public sealed partial class RequestProcessor
                     throw new StorageBusyException($"Request {requestId}: other writers kept winning the commit race ({attempt} attempts).", ex);
                 }
 
+                attempt++;
                 continue;
             }
+            catch
+            {
+                _recent.Remove(key); // the outcome is unknown (a timeout may still have committed): read next time
+                throw;
+            }
 
+            if (fromCopy)
+            {
+                RuntimeTelemetry.StateCopies.Add(1, new KeyValuePair<string, object?>("outcome", "used"));
+            }
+
+            Remember(key, stored);
             Committed(evt, result, plan, stored);
             await ProjectAsync(plan, cancellationToken).ConfigureAwait(false);
             return ProcessResult.From(result, result.State);
+        }
+    }
+
+    /// <summary>Keeps <paramref name="stored"/> as the request's latest known state, without outbox rows (a copy only stands in for a read that loads none).</summary>
+    private void Remember(string key, StoredRequest? stored)
+    {
+        if (stored is null)
+        {
+            _recent.Remove(key);
+        }
+        else
+        {
+            _recent.Set(key, stored.Outbox.Count == 0 ? stored : stored with { Outbox = NoOutbox });
         }
     }
 

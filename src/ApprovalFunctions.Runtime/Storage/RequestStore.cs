@@ -24,6 +24,9 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
     /// <summary>The version that wrote the manifest's own rows (when <see cref="ManifestParts"/> &gt; 0).</summary>
     internal long ManifestVersion { get; init; }
 
+    /// <summary>Characters of JSON the state and its manifest take (what holding this copy in memory costs, roughly).</summary>
+    internal long Size { get; init; }
+
     /// <summary>Pending outbox rows, by row key (loaded for commits, not by <see cref="RequestStore.GetAsync"/>).</summary>
     internal IReadOnlyDictionary<string, OutboxItem> Outbox { get; init; } = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
 }
@@ -144,9 +147,11 @@ public sealed class RequestStore
     private static StoredRequest FromStateRow(TableEntity state)
     {
         var manifestJson = Chunks.Read(state, "M");
-        return new StoredRequest(StateJson.Deserialize(Chunks.Read(state, "D") ?? ""), state.ETag!, state.GetInt64("V") ?? 0)
+        var json = Chunks.Read(state, "D") ?? "";
+        return new StoredRequest(StateJson.Deserialize(json), state.ETag!, state.GetInt64("V") ?? 0)
         {
             Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
+            Size = json.Length + (manifestJson?.Length ?? 0),
         };
     }
 
@@ -220,6 +225,7 @@ public sealed class RequestStore
                 Manifest = manifestJson is null ? null : RuntimeJson.Deserialize<List<ManifestRow>>(manifestJson),
                 ManifestParts = manifestParts,
                 ManifestVersion = manifestVersion ?? 0,
+                Size = sb.Length + (manifestJson?.Length ?? 0),
             };
         }
     }
@@ -428,6 +434,7 @@ public sealed class RequestStore
             Manifest = effectiveManifest,
             ManifestParts = manifestParts,
             ManifestVersion = manifestVersion,
+            Size = json.Length + (manifestJson?.Length ?? 0),
             Outbox = outbox,
         };
     }
