@@ -1,3 +1,4 @@
+using System.Globalization;
 using ApprovalFunctions.Api;
 using ApprovalFunctions.Engine.Rules;
 using ApprovalFunctions.Functions.Http;
@@ -44,8 +45,12 @@ public static class FunctionsHost
         {
             var time = sp.GetRequiredService<TimeProvider>();
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
+            // Activities run on whichever instance picks them up, so a copy of a request's state kept here would often be
+            // stale, and a stale copy costs more than the read it saves (docs/decisions/007): off unless the app sets
+            // Approvals:StateCopyChars (worth it on a single instance).
+            var copies = long.TryParse(configuration["Approvals:StateCopyChars"], NumberStyles.None, CultureInfo.InvariantCulture, out var chars) ? chars : 0;
             return ApprovalRuntime.Create(client, configuration["Approvals:HubName"] ?? DefaultHubName, sp.GetRequiredService<IRuleEvaluator>(), time,
-                sp.GetRequiredService<IDeliverySender>(), Random.Shared, sp.GetRequiredService<ILoggerFactory>());
+                sp.GetRequiredService<IDeliverySender>(), Random.Shared, sp.GetRequiredService<ILoggerFactory>(), copies);
         });
         services.AddSingleton<IRequestSource, StoredRequestSource>();
         services.AddSingleton<IApprovalCommands>(sp => new DurableApprovalCommands(

@@ -103,8 +103,13 @@ public sealed class ProcessorTests
         await a.PublishAsync("inv", Harness.OneStage("""[{"type":"user","id":"bob"},{"type":"user","id":"carol"}]"""));
         await a.Runtime.Processor.SubmitAsync(Harness.Submit("behind")); // a now holds a copy of the pending request
         Assert.Equal(ProcessStatus.Applied, (await b.Runtime.Processor.ApplyAsync(Harness.Tenant, "behind", Harness.Approve("manager", "carol", "e-carol"))).Status);
+        var key = Harness.Tenant + "\n" + "behind";
+        Assert.True(a.Runtime.Processor.RecentStates.TryGet(key, out var staleCopy));
+        Assert.NotEqual((await a.Runtime.Requests.GetAsync(Harness.Tenant, "behind"))!.ETag, staleCopy.ETag);
 
-        // In a's copy the stage is still open, so the engine accepts both; the commits' If-Match must send a to storage.
+        // In a's stale copy the stage is still open and carol's event unseen, so the engine accepts it again; the commit
+        // (If-Match the copy's ETag, and a ledger row that now exists) fails and a decides on what storage holds. Bob's
+        // approval then starts from the copy that read left: the request is closed there and in storage.
         var again = await a.Runtime.Processor.ApplyAsync(Harness.Tenant, "behind", Harness.Approve("manager", "carol", "e-carol"));
         var late = await a.Runtime.Processor.ApplyAsync(Harness.Tenant, "behind", Harness.Approve("manager", "bob"));
 
@@ -116,7 +121,7 @@ public sealed class ProcessorTests
         Assert.Equal(["carol"], stored.State.Stages[0].Responses.Where(r => r.Decision == DecisionKind.Approve).Select(r => r.User));
         var ledger = await a.Runtime.Requests.GetLedgerAsync(Harness.Tenant, "behind");
         Assert.True(Engine.Ledger.LedgerChain.Verify(Harness.Tenant, "behind", ledger, stored.State.LedgerHead).IsValid);
-        Assert.True(a.Runtime.Processor.RecentStates.TryGet(Harness.Tenant + "\n" + "behind", out var copy));
+        Assert.True(a.Runtime.Processor.RecentStates.TryGet(key, out var copy));
         Assert.Equal(stored.ETag, copy.ETag); // the read that settled it replaced the stale copy
     }
 
@@ -132,6 +137,9 @@ public sealed class ProcessorTests
             """);
         await a.Runtime.Processor.SubmitAsync(Harness.Submit("two"));
         await b.Runtime.Processor.ApplyAsync(Harness.Tenant, "two", Harness.Approve("manager", "bob"));
+        Assert.True(a.Runtime.Processor.RecentStates.TryGet(Harness.Tenant + "\n" + "two", out var staleCopy));
+        Assert.Equal(RequestStatus.Pending, staleCopy.State.Status);
+        Assert.Equal(StageStatus.Waiting, staleCopy.State.Stages[1].Status);
 
         // a's copy still has the cfo stage waiting, where carol's approval is refused; storage has it active.
         var result = await a.Runtime.Processor.ApplyAsync(Harness.Tenant, "two", Harness.Approve("cfo", "carol"));

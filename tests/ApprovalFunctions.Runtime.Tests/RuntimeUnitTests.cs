@@ -118,25 +118,27 @@ public sealed class RuntimeUnitTests
     public void RecentStates_OverBudget_DropsTheOldestFirstAndNeverHoldsAStateOverAQuarterOfIt()
     {
         var recent = new Runtime.Processing.RecentStates(budget: 1000);
-        recent.Set("r1", Stored("r1", 300));
-        recent.Set("r2", Stored("r2", 300));
-        recent.Set("r1", Stored("r1", 200) with { ETag = "newer" }); // replaced: now the newest
+        recent.Set("r1", Stored("r1", 200));
+        recent.Set("r2", Stored("r2", 200));
+        recent.Set("r1", Stored("r1", 150) with { ETag = "newer" }); // replaced: now the newest
         recent.Set("r3", Stored("r3", 250));
-        recent.Set("r4", Stored("r4", 250)); // 300 + 200 + 250 + 250 > 1000: r2, the oldest, goes
+        recent.Set("r4", Stored("r4", 250));
+        Assert.Equal(4, recent.Count); // 200 + 150 + 250 + 250 = 850: all held
+        recent.Set("r5", Stored("r5", 200)); // 1050 > 1000: r2, stored longest ago, goes
 
         Assert.False(recent.TryGet("r2", out _));
         Assert.True(recent.TryGet("r1", out var r1));
         Assert.Equal("newer", r1.ETag);
-        Assert.Equal(3, recent.Count);
-        Assert.Equal(700, recent.Size);
+        Assert.Equal(4, recent.Count);
+        Assert.Equal(850, recent.Size);
 
-        recent.Set("big", Stored("big", 251)); // over 1000 / 4
+        recent.Set("big", Stored("big", 251)); // over 1000 / 4: never held
         Assert.False(recent.TryGet("big", out _));
         recent.Set("r3", Stored("r3", 251)); // a copy grown too large is dropped, not kept stale
         Assert.False(recent.TryGet("r3", out _));
         recent.Remove("r1");
-        Assert.Equal(1, recent.Count);
-        Assert.Equal(250, recent.Size);
+        Assert.Equal(2, recent.Count);
+        Assert.Equal(450, recent.Size);
     }
 
     private static StoredRequest Stored(string id, long size) => new(new Engine.State.ApprovalState

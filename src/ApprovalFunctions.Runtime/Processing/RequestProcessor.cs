@@ -245,6 +245,7 @@ public sealed partial class RequestProcessor
             {
                 if (fromCopy)
                 {
+                    RuntimeTelemetry.StateCopies.Add(1, new KeyValuePair<string, object?>("outcome", "rechecked"));
                     mayUseCopy = false; // answer from storage, not from a copy that may be stale
                     continue;
                 }
