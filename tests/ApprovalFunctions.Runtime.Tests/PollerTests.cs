@@ -99,6 +99,31 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task RunAsync_SecondTimerOfAShardDueSoonAfterTheFirst_FiresOnTimeThoughItsSignalWasAbsorbed()
+    {
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT3S","action":"reject"}"""));
+        // Two requests of one shard: the signal keeps only a shard's earliest due time, so the second timer's is absorbed.
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "first");
+        var second = Enumerable.Range(0, 1000).Select(i => "second" + i).First(id => DueWorkStore.ShardOf(Harness.Tenant, id) == shard);
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(2), maxInterval: TimeSpan.FromSeconds(4));
+        await WithPollerAsync(poller, async () =>
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("first"));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit(second, "INV-2"));
+
+            // After the first timeout fires, the shard's next empty poll would back off 2 s, a second past the other's
+            // due time, unless that poll saw it coming.
+            await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, second))!.State.IsClosed, "the second stage timeout");
+            var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, second))!.State;
+            var lateness = state.DecidedAt!.Value - (state.CreatedAt + TimeSpan.FromSeconds(3));
+            Assert.True(lateness < TimeSpan.FromMilliseconds(500), $"the second timeout fired {lateness.TotalMilliseconds:0} ms late");
+        });
+    }
+
+    [Fact]
     public async Task RunAsync_Idle_BacksOffToTheMaximumInterval()
     {
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true));

@@ -89,7 +89,7 @@ public sealed partial class DueWorkRunner
     /// </summary>
     public async Task<int> RunOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var (handled, started) = await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false);
+        var (handled, started, _) = await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         await Task.WhenAll(started).ConfigureAwait(false);
         return handled;
     }
@@ -101,7 +101,20 @@ public sealed partial class DueWorkRunner
     /// dropped, so one item is never sent twice at once.
     /// </summary>
     public async Task<int> StartOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        (await DispatchAsync(shard, now, cancellationToken).ConfigureAwait(false)).Handled;
+        (await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false)).Handled;
+
+    /// <summary>
+    /// The poller's poll: <see cref="StartOnceAsync"/>, with the same one query reaching <paramref name="lookahead"/> past
+    /// <paramref name="now"/>, so the poller also learns when the shard's next row falls due (<c>NextDue</c>; null when
+    /// none does within the window) and wakes for it: whichever process committed it, and although a commit's signal
+    /// only carries the earliest due time per shard.
+    /// </summary>
+    internal async Task<(int Handled, DateTimeOffset? NextDue)> PollAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
+        CancellationToken cancellationToken = default)
+    {
+        var (handled, _, nextDue) = await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false);
+        return (handled, nextDue);
+    }
 
     /// <summary>
     /// Starts, in the background, a delivery its committing code handed over with the committed state and outbox row
@@ -154,16 +167,32 @@ public sealed partial class DueWorkRunner
     /// <summary>Deletes now the rows this process is done with (<see cref="DueWorkStore.DeleteSoon"/>); before leases are given up.</summary>
     public Task FlushDeletesAsync(CancellationToken cancellationToken = default) => _dueWork.FlushDeletesAsync(cancellationToken);
 
-    private async Task<(int Handled, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<(int Handled, List<Task> Started, DateTimeOffset? NextDue)> DispatchAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
+        CancellationToken cancellationToken)
     {
-        var due = await _dueWork.QueryDueAsync(shard, now, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        // Rows come in due order, so those due now lead the page and the window past now only fills what is left of it.
+        var rows = await _dueWork.QueryDueAsync(shard, now + lookahead, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        var due = new List<DueWorkItem>(rows.Count);
+        DateTimeOffset? nextDue = null;
+        foreach (var row in rows)
+        {
+            if (row.DueAt <= now)
+            {
+                due.Add(row);
+            }
+            else if (!_dueWork.IsDeleting(row) && (nextDue is null || row.DueAt < nextDue))
+            {
+                nextDue = row.DueAt;
+            }
+        }
+
         RuntimeTelemetry.ObserveDepth(shard, due.Count);
         // Rows already done here and waiting for their batched delete are not work.
         var items = due.Where(i => !_dueWork.IsDeleting(i)).ToList();
         var started = new List<Task>();
         if (items.Count == 0)
         {
-            return (0, started);
+            return (0, started, nextDue);
         }
 
         var inline = new List<DueWorkItem>(items.Count);
@@ -190,7 +219,7 @@ public sealed partial class DueWorkRunner
                     Interlocked.Increment(ref handled);
                 }
             }).ConfigureAwait(false);
-        return (handled, started);
+        return (handled, started, nextDue);
     }
 
     private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct, OfferedDelivery? offer = null)
@@ -448,7 +477,8 @@ public sealed partial class DueWorkRunner
 /// The polling loop a host runs in the background: for each shard whose lease this process holds (or can take), run
 /// the due work. Two processes share the shards through <see cref="LeaseStore"/>. Each shard is polled on its own
 /// schedule: again at once while it had work, then at the base interval, backing off to the maximum while it stays
-/// empty; a <see cref="DueWorkSignal"/> from this process's commits wakes a shard at the time its new work falls due.
+/// empty, but never past the next row its poll saw falling due (each poll looks that maximum ahead); a
+/// <see cref="DueWorkSignal"/> from this process's commits wakes a shard at the time its new work falls due.
 /// So an idle host costs a few storage reads per second, and work committed here is carried out without waiting for
 /// a poll. Free shards are tried every third of the lease duration.
 /// </summary>
@@ -573,7 +603,7 @@ public sealed partial class DueWorkPoller
 
                     // The shards due now are polled together: a shard's timers (carried out before its poll returns)
                     // must not wait for every other shard's.
-                    var polls = new List<(int Shard, DateTimeOffset At, Task<int> Handled)>();
+                    var polls = new List<(int Shard, DateTimeOffset At, Task<(int Handled, DateTimeOffset? NextDue)> Poll)>();
                     try
                     {
                         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
@@ -610,18 +640,20 @@ public sealed partial class DueWorkPoller
                                 wanted[shard] = DateTimeOffset.MaxValue; // this poll finds it
                             }
 
-                            polls.Add((shard, now, _runner.StartOnceAsync(shard, now, cancellationToken)));
+                            // Looking as far ahead as the longest sleep: every row is known before it falls due.
+                            polls.Add((shard, now, _runner.PollAsync(shard, now, _maxInterval, cancellationToken)));
                         }
                     }
                     finally
                     {
                         // Even when a lease call failed halfway: no shard is polled again while its last poll still runs.
-                        await Task.WhenAll(polls.Select(p => p.Handled)).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                        await Task.WhenAll(polls.Select(p => p.Poll)).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
                     }
 
-                    foreach (var (shard, at, handled) in polls)
+                    foreach (var (shard, at, poll) in polls)
                     {
-                        if (await handled.ConfigureAwait(false) > 0)
+                        var (handled, nextDue) = await poll.ConfigureAwait(false);
+                        if (handled > 0)
                         {
                             busy = true; // more may be due: poll this shard again at once
                             idle[shard] = _interval;
@@ -629,7 +661,8 @@ public sealed partial class DueWorkPoller
                         }
                         else
                         {
-                            next[shard] = Min(at + idle[shard], wanted[shard]);
+                            // Back off, but never past the next row the poll saw coming (or a due time a commit signalled).
+                            next[shard] = Min(Min(at + idle[shard], wanted[shard]), nextDue ?? DateTimeOffset.MaxValue);
                             idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
                         }
                     }
