@@ -511,7 +511,9 @@ internal static class Bench
         sb.AppendLine("query (anything but a point read) by testing every entity of the table. Point reads and writes use its index (by row key");
         sb.AppendLine("first, then the partition key of every entity with that row key), so since storage layout 2 every row key of a request");
         sb.AppendLine("starts with the request id and the read before a commit is one point read of the state row, which carries the manifest");
-        sb.AppendLine("([decisions/011](decisions/011-request-row-keys.md)). What still grows with the store are the queries: each shard poll of the");
+        sb.AppendLine("([decisions/011](decisions/011-request-row-keys.md)), or no read at all when the host holds a copy of the request's last state, as it");
+        sb.AppendLine("does for every request the bench decides (each was submitted through the same host seconds before; the row 'host without state");
+        sb.AppendLine("copies' shows what the read adds). What still grows with the store are the queries: each shard poll of the");
         sb.AppendLine("due-work table, the 'my approvals' page (the inbox table) and the ledger read. Azurite is single-threaded and every");
         sb.AppendLine("suite runs on the rows the suites before it left. On Azure Table Storage those reads are indexed range queries within");
         sb.AppendLine("one partition, so these figures are a local bound, not Azure latencies.");
@@ -583,7 +585,9 @@ internal static class Bench
         sb.AppendLine($"its own Azurite's debug log (a `$batch` is one request). The idle due-work poller alone makes {counted.IdlePerSecond:F1} requests/s (16 shards,");
         sb.AppendLine("each backing off to one poll a second while idle); \"net\" subtracts that rate over the run's duration. Due rows whose work is done");
         sb.AppendLine("(projection repairs, delivered callbacks) are deleted in one `$batch` per shard within a second, so lifecycles one after another share");
-        sb.AppendLine("those batches only when they land in the same shard within that second; under load more rows share each batch.");
+        sb.AppendLine("those batches only when they land in the same shard within that second; under load more rows share each batch. The decision");
+        sb.AppendLine("starts from the host's copy of the state its submit left and the delivery from what the decision's commit handed over, so no");
+        sb.AppendLine("`GET Requests` appears.");
         sb.AppendLine();
         sb.AppendLine("| Request (method, table) | Per lifecycle (gross) | Idle poller, per second | Per lifecycle (net) |");
         sb.AppendLine("|---|---|---|---|");
