@@ -363,6 +363,25 @@ internal static class Bench
         }
     }
 
+    /// <summary>Diagnostics: a host of its own, warmed up, then only the one-client decision latency.</summary>
+    public static async Task<(List<double> P50s, List<double> P99s)> LatencyOnlyAsync(Environment2 env, int reps, int ops)
+    {
+        var api = new ApiClient(env.SigningKey);
+        using var receiver = new CallbackReceiver();
+        using var host = new HostProcess(env, Net.NewHub("latency"), name: "latency");
+        host.Start();
+        await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        await api.SetUpTenantAsync(host.BaseUrl, receiver.Url);
+        await Stats.ForEach(Enumerable.Range(0, 40), 8, async i =>
+        {
+            var id = await api.SubmitAsync(host.BaseUrl, "bench.decide", $"W-{i}");
+            await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+        });
+        var sizes = BenchSizes.Quick with { Reps = reps, LatencyOps = ops };
+        var (p50s, p99s, _) = await DecisionLatencyAsync(api, host.BaseUrl, sizes, "L");
+        return (p50s, p99s);
+    }
+
     /// <summary>One client deciding freshly submitted requests one after another: p50 and p99 per run, and every sample.</summary>
     private static async Task<(List<double> P50s, List<double> P99s, List<double> All)> DecisionLatencyAsync(ApiClient api, string url, BenchSizes sizes,
         string prefix)

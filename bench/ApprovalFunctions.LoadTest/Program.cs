@@ -4,6 +4,7 @@ using ApprovalFunctions.LoadTest;
 // Usage:
 //   bench [--quick] [--scale N] [--out docs/benchmarks.md]   every suite; writes the figures file
 //   chaos [--short] [--requests N] [--kills N]                two hosts, kill -9 at random, verify; prints the verdict
+//   latency [--reps N] [--ops N]                              only the one-client decision latency (diagnostics)
 // Storage: APPROVALS_BENCH_STORAGE or APPROVALS_TEST_STORAGE (an Azurite connection string). scripts/bench.sh sets it up.
 var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "bench";
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -38,6 +39,15 @@ try
             return result.Pass ? 0 : 1;
         }
 
+        case "latency":
+        {
+            // Diagnostics: only the one-client decision latency, --reps runs of --ops decisions (p50 and p99 per run).
+            var (p50s, p99s) = await Bench.LatencyOnlyAsync(env, IntOption("--reps", 5), IntOption("--ops", 300));
+            Console.WriteLine("p50 ms: " + string.Join(", ", p50s.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
+            Console.WriteLine("p99 ms: " + string.Join(", ", p99s.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
+            return 0;
+        }
+
         case "count":
         {
             // Diagnostics: only the storage-requests-per-lifecycle suite.
@@ -48,7 +58,7 @@ try
         }
 
         default:
-            Console.Error.WriteLine($"Unknown mode '{mode}': use bench or chaos.");
+            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency or count.");
             return 2;
     }
 }

@@ -43,6 +43,39 @@ public sealed class DueWorkTests
     }
 
     [Fact]
+    public async Task PollAsync_TimerWithinTheLookAhead_ReturnedThenStartedFromMemoryAndSkippedByLaterPolls()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT10S","action":"reject"}"""));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("soon"));
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "soon");
+        var runner = h.Runtime.Runner;
+
+        // 9 s in: the timeout is 1 s away, inside a 2 s look-ahead. Nothing is due yet.
+        h.Clock.Advance(TimeSpan.FromSeconds(9));
+        var seen = await runner.PollAsync(shard, h.Clock.GetUtcNow(), TimeSpan.FromSeconds(2));
+        Assert.Equal(0, seen.Handled);
+        Assert.True(seen.Complete);
+        var timer = Assert.Single(seen.Timers, t => t.RequestId == "soon");
+        Assert.Null(seen.NextDue); // the timer is not a reason to poll again: it is started from memory
+        Assert.False(runner.StartTimer(timer with { Kind = DueWorkItem.ProjectKind }, CancellationToken.None)); // timers only
+
+        h.Clock.Advance(TimeSpan.FromSeconds(1));
+        h.Counter.Reset();
+        Assert.True(runner.StartTimer(timer, CancellationToken.None));
+        Assert.False(runner.StartTimer(timer, CancellationToken.None)); // already running
+        await runner.DrainAsync();
+
+        Assert.Equal(RequestStatus.Rejected, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "soon"))!.State.Status);
+        Assert.DoesNotContain(h.Counter.Sent, r => r.StartsWith("GET ", StringComparison.Ordinal) && r.Contains("DueWork()", StringComparison.Ordinal));
+        // Done and waiting for the batched delete: a poll neither runs it again nor hands it back as coming.
+        var after = await runner.PollAsync(shard, h.Clock.GetUtcNow(), TimeSpan.FromSeconds(2));
+        Assert.Equal(0, after.Handled);
+        Assert.DoesNotContain(after.Timers, t => t.RequestId == "soon");
+        Assert.False(runner.StartTimer(timer, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task RunOnceAsync_CallbackToLocalTarget_DeliveredWithValidSignatureAndMarkedDelivered()
     {
         var h = await Harness.CreateAsync();

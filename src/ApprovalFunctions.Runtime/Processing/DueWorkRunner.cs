@@ -58,6 +58,10 @@ public sealed partial class DueWorkRunner
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _finishedOrder = new();
     private readonly SemaphoreSlim _deliverySlots;
 
+    // Timers a poll saw coming and the poller started from memory at their due time (DueWorkPoller): a poll skips them
+    // while they run; once done they wait for the batched delete, which a poll skips too.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Shard, string RowKey), Task> _timersInFlight = new();
+
     /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
     public DueWorkRunner(RequestProcessor processor, RequestStore requests, DueWorkStore dueWork, DefinitionCache definitions, SubscriptionStore subscriptions,
         IDeliverySender sender, TimeProvider time, Func<double> random, ILogger<DueWorkRunner>? logger = null, DueWorkRunnerOptions? options = null)
@@ -105,15 +109,64 @@ public sealed partial class DueWorkRunner
 
     /// <summary>
     /// The poller's poll: <see cref="StartOnceAsync"/>, with the same one query reaching <paramref name="lookahead"/> past
-    /// <paramref name="now"/>, so the poller also learns when the shard's next row falls due (<c>NextDue</c>; null when
-    /// none does within the window) and wakes for it: whichever process committed it, and although a commit's signal
-    /// only carries the earliest due time per shard.
+    /// <paramref name="now"/>, so the poller also learns what falls due next, whichever process committed it: the timers
+    /// (which it starts from memory at their time, <see cref="StartTimer"/>, instead of querying the shard again) and the
+    /// next other row (which it wakes to poll for).
     /// </summary>
-    internal async Task<(int Handled, DateTimeOffset? NextDue)> PollAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
-        CancellationToken cancellationToken = default)
+    internal async Task<PollResult> PollAsync(int shard, DateTimeOffset now, TimeSpan lookahead, CancellationToken cancellationToken = default)
     {
-        var (handled, _, nextDue) = await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false);
-        return (handled, nextDue);
+        var (handled, _, window) = await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false);
+        return new PollResult(handled, window.NextDue, window.Timers, window.Complete);
+    }
+
+    /// <summary>
+    /// Starts, in the background, a timer a poll returned in <see cref="PollResult.Timers"/> and whose time has come,
+    /// without querying the shard again; false when it is already running or done here. The row stays the guarantee: a
+    /// timer lost with the process is fired by a later poll, and firing one twice is a no-op (its event id is its key).
+    /// </summary>
+    internal bool StartTimer(DueWorkItem item, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (item.Kind != DueWorkItem.TimerKind || _dueWork.IsDeleting(item))
+        {
+            return false;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var key = (item.Shard, item.RowKey);
+        if (!_timersInFlight.TryAdd(key, done.Task))
+        {
+            return false;
+        }
+
+        _ = FireInBackgroundAsync(item, key, done, cancellationToken);
+        return true;
+    }
+
+    private async Task FireInBackgroundAsync(DueWorkItem item, (int, string) key, TaskCompletionSource done, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Yield();
+            await _deliverySlots.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await RunGuardedAsync(item, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _deliverySlots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutting down: the row stays and a poll fires it.
+        }
+        finally
+        {
+            _timersInFlight.TryRemove(key, out _); // done: the row now waits for its batched delete (IsDeleting)
+            done.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -156,43 +209,54 @@ public sealed partial class DueWorkRunner
     }
 
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
-    public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).ToArray());
+    public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).Concat(_timersInFlight.Values).ToArray());
 
     /// <summary>
     /// True while a delivery from <paramref name="shard"/> is in flight, or rows of it this runner is done with still wait
     /// for their batched delete: its lease must not be handed over yet (the next owner would take them for work).
     /// </summary>
-    public bool IsBusy(int shard) => _inFlight.Values.Any(v => v.Shard == shard) || _dueWork.HasDeletesPending(shard);
+    public bool IsBusy(int shard) =>
+        _inFlight.Values.Any(v => v.Shard == shard) || _timersInFlight.Keys.Any(k => k.Shard == shard) || _dueWork.HasDeletesPending(shard);
 
     /// <summary>Deletes now the rows this process is done with (<see cref="DueWorkStore.DeleteSoon"/>); before leases are given up.</summary>
     public Task FlushDeletesAsync(CancellationToken cancellationToken = default) => _dueWork.FlushDeletesAsync(cancellationToken);
 
-    private async Task<(int Handled, List<Task> Started, DateTimeOffset? NextDue)> DispatchAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
+    private async Task<(int Handled, List<Task> Started, Window Window)> DispatchAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
         CancellationToken cancellationToken)
     {
         // Rows come in due order, so those due now lead the page and the window past now only fills what is left of it.
         var rows = await _dueWork.QueryDueAsync(shard, now + lookahead, _options.BatchSize, cancellationToken).ConfigureAwait(false);
         var due = new List<DueWorkItem>(rows.Count);
+        var timers = new List<DueWorkItem>();
         DateTimeOffset? nextDue = null;
         foreach (var row in rows)
         {
+            if (_dueWork.IsDeleting(row) || (row.Kind == DueWorkItem.TimerKind && _timersInFlight.ContainsKey((row.Shard, row.RowKey))))
+            {
+                continue; // done here and waiting for the batched delete, or a timer already running from memory
+            }
+
             if (row.DueAt <= now)
             {
                 due.Add(row);
             }
-            else if (!_dueWork.IsDeleting(row) && (nextDue is null || row.DueAt < nextDue))
+            else if (row.Kind == DueWorkItem.TimerKind)
+            {
+                timers.Add(row);
+            }
+            else if (nextDue is null || row.DueAt < nextDue)
             {
                 nextDue = row.DueAt;
             }
         }
 
+        var window = new Window(nextDue, timers, rows.Count < _options.BatchSize);
         RuntimeTelemetry.ObserveDepth(shard, due.Count);
-        // Rows already done here and waiting for their batched delete are not work.
-        var items = due.Where(i => !_dueWork.IsDeleting(i)).ToList();
+        var items = due;
         var started = new List<Task>();
         if (items.Count == 0)
         {
-            return (0, started, nextDue);
+            return (0, started, window);
         }
 
         var inline = new List<DueWorkItem>(items.Count);
@@ -219,8 +283,11 @@ public sealed partial class DueWorkRunner
                     Interlocked.Increment(ref handled);
                 }
             }).ConfigureAwait(false);
-        return (handled, started, nextDue);
+        return (handled, started, window);
     }
+
+    /// <summary>What a poll saw past now: the next row due that is not a timer, the timers, and whether the page held the whole window.</summary>
+    private sealed record Window(DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete);
 
     private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct, OfferedDelivery? offer = null)
     {
@@ -477,8 +544,9 @@ public sealed partial class DueWorkRunner
 /// The polling loop a host runs in the background: for each shard whose lease this process holds (or can take), run
 /// the due work. Two processes share the shards through <see cref="LeaseStore"/>. Each shard is polled on its own
 /// schedule: again at once while it had work, then at the base interval, backing off to the maximum while it stays
-/// empty, but never past the next row its poll saw falling due (each poll looks that maximum ahead); a
-/// <see cref="DueWorkSignal"/> from this process's commits wakes a shard at the time its new work falls due.
+/// empty, but never past the next row its poll saw falling due (each poll looks that maximum ahead, and starts the
+/// timers it sees from memory when due, without another query); a <see cref="DueWorkSignal"/> from this process's
+/// commits wakes a shard at the time its new work falls due.
 /// So an idle host costs a few storage reads per second, and work committed here is carried out without waiting for
 /// a poll. Free shards are tried every third of the lease duration.
 /// </summary>
@@ -537,6 +605,42 @@ public sealed partial class DueWorkPoller
         return total;
     }
 
+    /// <summary>
+    /// Starts the timers a poll saw coming whose time has come, in shards this process still holds (a shard given up
+    /// drops them: its new owner's polls find the rows).
+    /// </summary>
+    private void StartDueTimers(IReadOnlyList<DueWorkItem>[] timers, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        for (var shard = 0; shard < timers.Length; shard++)
+        {
+            if (timers[shard].Count == 0)
+            {
+                continue;
+            }
+
+            if (_held[shard] is not { } lease || lease.ExpiresAt <= now)
+            {
+                timers[shard] = [];
+                continue;
+            }
+
+            List<DueWorkItem>? later = null;
+            foreach (var timer in timers[shard])
+            {
+                if (timer.DueAt <= now)
+                {
+                    _runner.StartTimer(timer, cancellationToken);
+                }
+                else
+                {
+                    (later ??= []).Add(timer);
+                }
+            }
+
+            timers[shard] = later ?? (IReadOnlyList<DueWorkItem>)[];
+        }
+    }
+
     /// <summary>Renews a held lease near its expiry or (when <paramref name="tryAcquire"/>) takes a free one; true when held.</summary>
     private async Task<bool> HoldAsync(int shard, bool tryAcquire, CancellationToken cancellationToken)
     {
@@ -571,6 +675,9 @@ public sealed partial class DueWorkPoller
         Array.Fill(next, now);
         Array.Fill(idle, _interval);
         var nextAcquire = now;
+        // Timers the last poll of each shard saw coming within its look-ahead: started from here when due.
+        var timers = new IReadOnlyList<DueWorkItem>[DueWorkStore.ShardCount];
+        Array.Fill(timers, Array.Empty<DueWorkItem>());
         _signal?.AttachPoller();
 
         try
@@ -593,6 +700,7 @@ public sealed partial class DueWorkPoller
                         }
                     }
 
+                    StartDueTimers(timers, now, cancellationToken);
                     var acquire = now >= nextAcquire;
                     var fair = DueWorkStore.ShardCount;
                     if (acquire)
@@ -603,7 +711,7 @@ public sealed partial class DueWorkPoller
 
                     // The shards due now are polled together: a shard's timers (carried out before its poll returns)
                     // must not wait for every other shard's.
-                    var polls = new List<(int Shard, DateTimeOffset At, Task<(int Handled, DateTimeOffset? NextDue)> Poll)>();
+                    var polls = new List<(int Shard, DateTimeOffset At, Task<PollResult> Poll)>();
                     try
                     {
                         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
@@ -652,17 +760,29 @@ public sealed partial class DueWorkPoller
 
                     foreach (var (shard, at, poll) in polls)
                     {
-                        var (handled, nextDue) = await poll.ConfigureAwait(false);
-                        if (handled > 0)
+                        var result = await poll.ConfigureAwait(false);
+                        timers[shard] = result.Timers;
+                        if (result.Complete && wanted[shard] <= at + _maxInterval)
                         {
-                            busy = true; // more may be due: poll this shard again at once
+                            wanted[shard] = DateTimeOffset.MaxValue; // the poll saw that row: due now, a timer held above, or NextDue
+                        }
+
+                        if (result.Handled > 0 && !result.Complete)
+                        {
+                            busy = true; // a full page: more may be due, poll this shard again at once
                             idle[shard] = _interval;
                             next[shard] = at;
                         }
                         else
                         {
-                            // Back off, but never past the next row the poll saw coming (or a due time a commit signalled).
-                            next[shard] = Min(Min(at + idle[shard], wanted[shard]), nextDue ?? DateTimeOffset.MaxValue);
+                            // Back off (from the base interval after work), but never past the next row the poll saw
+                            // coming or a due time a commit signalled since; the timers it saw are started from memory.
+                            if (result.Handled > 0)
+                            {
+                                idle[shard] = _interval;
+                            }
+
+                            next[shard] = Min(Min(at + idle[shard], wanted[shard]), result.NextDue ?? DateTimeOffset.MaxValue);
                             idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
                         }
                     }
@@ -688,6 +808,10 @@ public sealed partial class DueWorkPoller
                     {
                         var renewAt = lease.ExpiresAt - _leaseDuration / 3;
                         until = Min(until, Min(next[shard], renewAt));
+                        foreach (var timer in timers[shard])
+                        {
+                            until = Min(until, timer.DueAt);
+                        }
                     }
                 }
 
@@ -777,3 +901,9 @@ public sealed partial class DueWorkPoller
     [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "Handed due-work shard {Shard} back: {Members} processes share the shards")]
     private partial void LogHandedOver(int shard, int members);
 }
+
+/// <summary>
+/// One poll of a shard, for <see cref="DueWorkPoller"/>: how many rows it carried out, the next row due within the look-ahead
+/// that is not a timer, the timers due within it (to start from memory when due), and whether the page held the whole window.
+/// </summary>
+internal sealed record PollResult(int Handled, DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete);
