@@ -76,6 +76,32 @@ public sealed class DueWorkTests
     }
 
     [Fact]
+    public async Task PollAsync_RowsDoneHereLeadThePage_PageMakesRoomAndTheWorkBehindThemRuns()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT10S","action":"reject"}"""));
+        var shard = DueWorkStore.ShardOf(Harness.Tenant, "crowd0");
+        var ids = Enumerable.Range(0, 2000).Select(i => "crowd" + i).Where(id => DueWorkStore.ShardOf(Harness.Tenant, id) == shard).Take(3).ToList();
+        foreach (var id in ids)
+        {
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit(id, "INV-" + id));
+        }
+
+        h.Clock.Advance(TimeSpan.FromSeconds(11));
+        var now = h.Clock.GetUtcNow();
+        var timers = (await h.Runtime.DueWork.QueryDueAsync(shard, now, 10)).Where(r => r.Kind == DueWorkItem.TimerKind).ToList();
+        Assert.Equal(3, timers.Count);
+        h.Runtime.DueWork.DeleteSoon(timers.Take(2)); // as if done here: the first two rows of the page wait for their delete
+        var runner = new DueWorkRunner(h.Runtime.Processor, h.Runtime.Requests, h.Runtime.DueWork, h.Runtime.DefinitionCache, h.Runtime.Subscriptions,
+            new HttpDeliverySender(Harness.Http, h.Clock, () => 0.5), h.Clock, () => 0.5, options: new DueWorkRunnerOptions { BatchSize = 1 });
+
+        var result = await runner.PollAsync(shard, now, TimeSpan.Zero);
+
+        Assert.Equal(1, result.Handled); // a one-row page would have held only a skipped row
+        Assert.Equal(RequestStatus.Rejected, (await h.Runtime.Requests.GetAsync(Harness.Tenant, timers[2].RequestId))!.State.Status);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_CallbackToLocalTarget_DeliveredWithValidSignatureAndMarkedDelivered()
     {
         var h = await Harness.CreateAsync();

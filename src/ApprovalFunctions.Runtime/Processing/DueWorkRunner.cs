@@ -15,7 +15,7 @@ public sealed record DueWorkRunnerOptions
     /// <summary>Rows read per shard per poll.</summary>
     public int BatchSize { get; init; } = 100;
 
-    /// <summary>Items carried out at once (deliveries run concurrently, each with its own timeout).</summary>
+    /// <summary>Items carried out at once by a poll, and timers started from memory at once (deliveries have their own limit).</summary>
     public int MaxConcurrency { get; init; } = 8;
 
     /// <summary>Deliveries in flight at once per process (each with its own timeout; a hanging target holds one slot).</summary>
@@ -61,6 +61,7 @@ public sealed partial class DueWorkRunner
     // Timers a poll saw coming and the poller started from memory at their due time (DueWorkPoller): a poll skips them
     // while they run; once done they wait for the batched delete, which a poll skips too.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Shard, string RowKey), Task> _timersInFlight = new();
+    private readonly SemaphoreSlim _timerSlots; // not the delivery slots: a hanging callback target must not hold a timer up
 
     /// <summary>Creates the runner. <paramref name="random"/> (0..1, thread-safe) drives the backoff jitter.</summary>
     public DueWorkRunner(RequestProcessor processor, RequestStore requests, DueWorkStore dueWork, DefinitionCache definitions, SubscriptionStore subscriptions,
@@ -85,6 +86,7 @@ public sealed partial class DueWorkRunner
         _logger = logger ?? NullLogger<DueWorkRunner>.Instance;
         _options = options ?? new DueWorkRunnerOptions();
         _deliverySlots = new SemaphoreSlim(_options.MaxDeliveries, _options.MaxDeliveries);
+        _timerSlots = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
     }
 
     /// <summary>
@@ -116,7 +118,7 @@ public sealed partial class DueWorkRunner
     internal async Task<PollResult> PollAsync(int shard, DateTimeOffset now, TimeSpan lookahead, CancellationToken cancellationToken = default)
     {
         var (handled, _, window) = await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false);
-        return new PollResult(handled, window.NextDue, window.Timers, window.Complete);
+        return new PollResult(handled, window.NextDue, window.Timers, window.Complete, window.MoreDue);
     }
 
     /// <summary>
@@ -148,14 +150,14 @@ public sealed partial class DueWorkRunner
         try
         {
             await Task.Yield();
-            await _deliverySlots.WaitAsync(ct).ConfigureAwait(false);
+            await _timerSlots.WaitAsync(ct).ConfigureAwait(false);
             try
             {
                 await RunGuardedAsync(item, ct).ConfigureAwait(false);
             }
             finally
             {
-                _deliverySlots.Release();
+                _timerSlots.Release();
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -225,7 +227,10 @@ public sealed partial class DueWorkRunner
         CancellationToken cancellationToken)
     {
         // Rows come in due order, so those due now lead the page and the window past now only fills what is left of it.
-        var rows = await _dueWork.QueryDueAsync(shard, now + lookahead, _options.BatchSize, cancellationToken).ConfigureAwait(false);
+        // The page also makes room for the rows it will skip (done here, or timers running from memory), so they cannot
+        // crowd out the work behind them.
+        var skippable = _dueWork.DeletingCount(shard) + (_timersInFlight.IsEmpty ? 0 : _timersInFlight.Keys.Count(k => k.Shard == shard));
+        var (rows, more) = await _dueWork.QueryDuePageAsync(shard, now + lookahead, _options.BatchSize + skippable, cancellationToken).ConfigureAwait(false);
         var due = new List<DueWorkItem>(rows.Count);
         var timers = new List<DueWorkItem>();
         DateTimeOffset? nextDue = null;
@@ -250,7 +255,8 @@ public sealed partial class DueWorkRunner
             }
         }
 
-        var window = new Window(nextDue, timers, rows.Count < _options.BatchSize);
+        // Rows may follow the page: the window was not seen whole, and when its last row is due now, more due rows may wait.
+        var window = new Window(nextDue, timers, !more, more && rows.Count > 0 && rows[^1].DueAt <= now);
         RuntimeTelemetry.ObserveDepth(shard, due.Count);
         var items = due;
         var started = new List<Task>();
@@ -286,8 +292,11 @@ public sealed partial class DueWorkRunner
         return (handled, started, window);
     }
 
-    /// <summary>What a poll saw past now: the next row due that is not a timer, the timers, and whether the page held the whole window.</summary>
-    private sealed record Window(DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete);
+    /// <summary>
+    /// What a poll saw past now: the next row due that is not a timer, the timers, whether the page held the whole window,
+    /// and whether more rows due now may follow the page.
+    /// </summary>
+    private sealed record Window(DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete, bool MoreDue);
 
     private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct, OfferedDelivery? offer = null)
     {
@@ -543,7 +552,7 @@ public sealed partial class DueWorkRunner
 /// <summary>
 /// The polling loop a host runs in the background: for each shard whose lease this process holds (or can take), run
 /// the due work. Two processes share the shards through <see cref="LeaseStore"/>. Each shard is polled on its own
-/// schedule: again at once while it had work, then at the base interval, backing off to the maximum while it stays
+/// schedule: again at once while its page was full of due work, then at the base interval, backing off to the maximum while it stays
 /// empty, but never past the next row its poll saw falling due (each poll looks that maximum ahead, and starts the
 /// timers it sees from memory when due, without another query); a <see cref="DueWorkSignal"/> from this process's
 /// commits wakes a shard at the time its new work falls due.
@@ -767,17 +776,18 @@ public sealed partial class DueWorkPoller
                             wanted[shard] = DateTimeOffset.MaxValue; // the poll saw that row: due now, a timer held above, or NextDue
                         }
 
-                        if (result.Handled > 0 && !result.Complete)
+                        if (result.Handled > 0 && result.MoreDue)
                         {
-                            busy = true; // a full page: more may be due, poll this shard again at once
+                            busy = true; // a page full of due rows: more may wait, poll this shard again at once
                             idle[shard] = _interval;
                             next[shard] = at;
                         }
                         else
                         {
-                            // Back off (from the base interval after work), but never past the next row the poll saw
-                            // coming or a due time a commit signalled since; the timers it saw are started from memory.
-                            if (result.Handled > 0)
+                            // Back off (from the base interval after work, or when rows due now may follow the page),
+                            // but never past the next row the poll saw coming or a due time a commit signalled since;
+                            // the timers it saw are started from memory.
+                            if (result.Handled > 0 || result.MoreDue)
                             {
                                 idle[shard] = _interval;
                             }
@@ -904,6 +914,7 @@ public sealed partial class DueWorkPoller
 
 /// <summary>
 /// One poll of a shard, for <see cref="DueWorkPoller"/>: how many rows it carried out, the next row due within the look-ahead
-/// that is not a timer, the timers due within it (to start from memory when due), and whether the page held the whole window.
+/// that is not a timer, the timers due within it (to start from memory when due), whether the page held the whole window,
+/// and whether more rows due now may follow the page.
 /// </summary>
-internal sealed record PollResult(int Handled, DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete);
+internal sealed record PollResult(int Handled, DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete, bool MoreDue);

@@ -101,14 +101,26 @@ public sealed class DueWorkStore
     }
 
     /// <summary>Items of a shard due at or before <paramref name="now"/>, oldest first, at most <paramref name="top"/>.</summary>
-    public async Task<IReadOnlyList<DueWorkItem>> QueryDueAsync(int shard, DateTimeOffset now, int top, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<DueWorkItem>> QueryDueAsync(int shard, DateTimeOffset now, int top, CancellationToken cancellationToken = default) =>
+        (await QueryDuePageAsync(shard, now, top, cancellationToken).ConfigureAwait(false)).Items;
+
+    /// <summary>
+    /// <see cref="QueryDueAsync"/> with whether rows may follow the page (it is full, or the service returned a continuation,
+    /// which Azure may do with a short page).
+    /// </summary>
+    internal async Task<(IReadOnlyList<DueWorkItem> Items, bool More)> QueryDuePageAsync(int shard, DateTimeOffset now, int top,
+        CancellationToken cancellationToken = default)
     {
         var pk = ShardKey(shard);
         var upper = TableKey.Padded(now.UtcTicks + 1);
-        var page = await _table.QueryPageAsync(TableFilter.Format($"PartitionKey eq {pk} and RowKey lt {upper}"), null, Math.Clamp(top, 1, 1000), null,
+        top = Math.Clamp(top, 1, 1000);
+        var page = await _table.QueryPageAsync(TableFilter.Format($"PartitionKey eq {pk} and RowKey lt {upper}"), null, top, null,
             cancellationToken).ConfigureAwait(false);
-        return [.. page.Entities.Select(e => Read(shard, e))];
+        return ([.. page.Entities.Select(e => Read(shard, e))], page.Entities.Count >= top || page.Continuation is not null);
     }
+
+    /// <summary>Rows of the shard waiting for the batched delete (a poll reads past them).</summary>
+    internal int DeletingCount(int shard) => _deleting.IsEmpty ? 0 : _deleting.Keys.Count(k => k.Shard == shard);
 
     /// <summary>Deletes an item (missing is fine).</summary>
     public Task DeleteAsync(DueWorkItem item, CancellationToken cancellationToken = default)
