@@ -15,7 +15,7 @@ public sealed record DueWorkRunnerOptions
     /// <summary>Rows read per shard per poll.</summary>
     public int BatchSize { get; init; } = 100;
 
-    /// <summary>Items carried out at once by a poll, and timers started from memory at once (deliveries have their own limit).</summary>
+    /// <summary>Items carried out at once by a poll of one shard (timers started from memory: this times the shard count; deliveries have their own limit).</summary>
     public int MaxConcurrency { get; init; } = 8;
 
     /// <summary>Deliveries in flight at once per process (each with its own timeout; a hanging target holds one slot).</summary>
@@ -86,7 +86,9 @@ public sealed partial class DueWorkRunner
         _logger = logger ?? NullLogger<DueWorkRunner>.Instance;
         _options = options ?? new DueWorkRunnerOptions();
         _deliverySlots = new SemaphoreSlim(_options.MaxDeliveries, _options.MaxDeliveries);
-        _timerSlots = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+        // As many as the polls of every shard could carry out together: a burst of timers due at one moment is no
+        // slower from memory than it was by polling.
+        _timerSlots = new SemaphoreSlim(_options.MaxConcurrency * DueWorkStore.ShardCount, _options.MaxConcurrency * DueWorkStore.ShardCount);
     }
 
     /// <summary>
