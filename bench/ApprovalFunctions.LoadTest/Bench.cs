@@ -89,16 +89,7 @@ internal static class Bench
         // The same on a host that keeps no copies: what a decision costs on a request no process touched lately.
         log.WriteLine("decision latency with one client, state copies off ...");
         {
-            using var cold = new HostProcess(env, Net.NewHub("benchcold"), name: "bench-cold",
-                settings: new Dictionary<string, string> { ["Approvals__StateCopyChars"] = "0" });
-            cold.Start();
-            await cold.WaitReadyAsync(TimeSpan.FromSeconds(90));
-            await api.SetUpTenantAsync(cold.BaseUrl, receiver.Url);
-            await Stats.ForEach(Enumerable.Range(0, 20), 4, async i =>
-            {
-                var id = await api.SubmitAsync(cold.BaseUrl, "bench.decide", $"CW-{i}");
-                await api.Ok(cold.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
-            });
+            using var cold = await StartWarmHostAsync(env, api, receiver, "benchcold", new Dictionary<string, string> { ["Approvals__StateCopyChars"] = "0" });
             var (coldP50s, coldP99s, _) = await DecisionLatencyAsync(api, cold.BaseUrl, sizes, "C");
             figures.Add(new("Decision latency p50 / p99 (1 client), host without state copies", $"{Ms(Stats.Median(coldP50s))} / {Ms(Stats.Median(coldP99s))}",
                 "—", null, "`Approvals__StateCopyChars=0`, its own hub: every decision reads the request first (one point read more); p50 runs: " +
@@ -368,18 +359,34 @@ internal static class Bench
     {
         var api = new ApiClient(env.SigningKey);
         using var receiver = new CallbackReceiver();
-        using var host = new HostProcess(env, Net.NewHub("latency"), name: "latency");
-        host.Start();
-        await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
-        await api.SetUpTenantAsync(host.BaseUrl, receiver.Url);
-        await Stats.ForEach(Enumerable.Range(0, 40), 8, async i =>
-        {
-            var id = await api.SubmitAsync(host.BaseUrl, "bench.decide", $"W-{i}");
-            await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
-        });
+        using var host = await StartWarmHostAsync(env, api, receiver, "latency", null);
         var sizes = BenchSizes.Quick with { Reps = reps, LatencyOps = ops };
         var (p50s, p99s, _) = await DecisionLatencyAsync(api, host.BaseUrl, sizes, "L");
         return (p50s, p99s);
+    }
+
+    /// <summary>A host of its own (its own hub, extra <paramref name="settings"/>), with the bench tenant set up and warmed up by 40 decisions.</summary>
+    private static async Task<HostProcess> StartWarmHostAsync(Environment2 env, ApiClient api, CallbackReceiver receiver, string name,
+        IReadOnlyDictionary<string, string>? settings)
+    {
+        var host = new HostProcess(env, Net.NewHub(name), name: name, settings: settings);
+        try
+        {
+            host.Start();
+            await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+            await api.SetUpTenantAsync(host.BaseUrl, receiver.Url);
+            await Stats.ForEach(Enumerable.Range(0, 40), 8, async i =>
+            {
+                var id = await api.SubmitAsync(host.BaseUrl, "bench.decide", $"W-{i}");
+                await api.Ok(host.BaseUrl, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+            });
+            return host;
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
     }
 
     /// <summary>One client deciding freshly submitted requests one after another: p50 and p99 per run, and every sample.</summary>
