@@ -70,7 +70,7 @@ internal static class Bench
             decisionRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
         }
 
-        const string copyNote = "; each request was submitted seconds before through this host, so the decision starts from the host's copy of its state (no read)";
+        const string copyNote = "; the bench hosts run with state copies on (`Approvals__StateCopyChars=4000000`, off by default) and each request was submitted seconds before through this host, so the decision starts from the host's copy of its state (no read)";
         var decisions = Stats.Median(decisionRates);
         figures.Add(new("Decisions/s (64 clients)", $"{decisions:F0} ({decisions / raw.Batches:P0} of raw batch)",
             $">= {raw.Batches / 3:F0} (1/3 of raw batch)", decisions >= raw.Batches / 3, Runs(decisionRates) + copyNote + Miss(decisions, raw.Batches / 3, true)));

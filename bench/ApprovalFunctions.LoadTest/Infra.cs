@@ -105,6 +105,9 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
         psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
+        // State copies on (4,000,000 characters, RequestProcessor.DefaultRecentStateBudget), as a single-host deployment
+        // would run; the host's default is off. A host's own settings override it (the no-copies latency host).
+        psi.Environment["Approvals__StateCopyChars"] = "4000000";
         foreach (var (key, value) in _settings)
         {
             psi.Environment[key] = value;

@@ -23,7 +23,9 @@ internal static class LocalRunner
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
             var sender = new HttpDeliverySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), time, Random.Shared.NextDouble);
-            var copies = configuration.GetValue("Approvals:StateCopyChars", RequestProcessor.DefaultRecentStateBudget);
+            // Off unless set: with two processes racing decisions on one request, a delivered callback's status was
+            // sometimes recorded only on the retry 30 s later (TwoHostTests, about 1 run in 6); not understood yet.
+            var copies = configuration.GetValue("Approvals:StateCopyChars", 0L);
             if (copies < 0)
             {
                 throw new InvalidOperationException($"Approvals:StateCopyChars is {copies}; it must be 0 (no copies) or more.");
