@@ -23,8 +23,8 @@ internal static class LocalRunner
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
             var sender = new HttpDeliverySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), time, Random.Shared.NextDouble);
-            // Off unless set: with two processes racing decisions on one request, a delivered callback's status was
-            // sometimes recorded only on the retry 30 s later (TwoHostTests, about 1 run in 6); not understood yet.
+            // Off unless set, while a rare two-host race failure (TwoHostTests: a delivered callback's status recorded only
+            // on the 30 s retry; 2 of 18 runs with copies, 0 of 6 without, once before copies existed) is not understood.
             var copies = configuration.GetValue("Approvals:StateCopyChars", 0L);
             if (copies < 0)
             {
