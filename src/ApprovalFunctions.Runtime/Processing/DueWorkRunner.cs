@@ -97,9 +97,9 @@ public sealed partial class DueWorkRunner
     /// </summary>
     public async Task<int> RunOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var (handled, started, _) = await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        var (poll, started) = await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         await Task.WhenAll(started).ConfigureAwait(false);
-        return handled;
+        return poll.Handled;
     }
 
     /// <summary>
@@ -109,7 +109,7 @@ public sealed partial class DueWorkRunner
     /// dropped, so one item is never sent twice at once.
     /// </summary>
     public async Task<int> StartOnceAsync(int shard, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        (await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false)).Handled;
+        (await DispatchAsync(shard, now, TimeSpan.Zero, cancellationToken).ConfigureAwait(false)).Poll.Handled;
 
     /// <summary>
     /// The poller's poll: <see cref="StartOnceAsync"/>, with the same one query reaching <paramref name="lookahead"/> past
@@ -119,8 +119,7 @@ public sealed partial class DueWorkRunner
     /// </summary>
     internal async Task<PollResult> PollAsync(int shard, DateTimeOffset now, TimeSpan lookahead, CancellationToken cancellationToken = default)
     {
-        var (handled, _, window) = await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false);
-        return new PollResult(handled, window.NextDue, window.Timers, window.Complete, window.MoreDue);
+        return (await DispatchAsync(shard, now, lookahead, cancellationToken).ConfigureAwait(false)).Poll;
     }
 
     /// <summary>
@@ -225,7 +224,7 @@ public sealed partial class DueWorkRunner
     /// <summary>Deletes now the rows this process is done with (<see cref="DueWorkStore.DeleteSoon"/>); before leases are given up.</summary>
     public Task FlushDeletesAsync(CancellationToken cancellationToken = default) => _dueWork.FlushDeletesAsync(cancellationToken);
 
-    private async Task<(int Handled, List<Task> Started, Window Window)> DispatchAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
+    private async Task<(PollResult Poll, List<Task> Started)> DispatchAsync(int shard, DateTimeOffset now, TimeSpan lookahead,
         CancellationToken cancellationToken)
     {
         // Rows come in due order, so those due now lead the page and the window past now only fills what is left of it.
@@ -258,17 +257,17 @@ public sealed partial class DueWorkRunner
         }
 
         // Rows may follow the page: the window was not seen whole, and when its last row is due now, more due rows may wait.
-        var window = new Window(nextDue, timers, !more, more && rows.Count > 0 && rows[^1].DueAt <= now);
+        var complete = !more;
+        var moreDue = more && rows.Count > 0 && rows[^1].DueAt <= now;
         RuntimeTelemetry.ObserveDepth(shard, due.Count);
-        var items = due;
         var started = new List<Task>();
-        if (items.Count == 0)
+        if (due.Count == 0)
         {
-            return (0, started, window);
+            return (new PollResult(0, nextDue, timers, complete, moreDue), started);
         }
 
-        var inline = new List<DueWorkItem>(items.Count);
-        foreach (var item in items)
+        var inline = new List<DueWorkItem>(due.Count);
+        foreach (var item in due)
         {
             if (item.Kind != DueWorkItem.OutboxKind)
             {
@@ -291,14 +290,8 @@ public sealed partial class DueWorkRunner
                     Interlocked.Increment(ref handled);
                 }
             }).ConfigureAwait(false);
-        return (handled, started, window);
+        return (new PollResult(handled, nextDue, timers, complete, moreDue), started);
     }
-
-    /// <summary>
-    /// What a poll saw past now: the next row due that is not a timer, the timers, whether the page held the whole window,
-    /// and whether more rows due now may follow the page.
-    /// </summary>
-    private sealed record Window(DateTimeOffset? NextDue, IReadOnlyList<DueWorkItem> Timers, bool Complete, bool MoreDue);
 
     private async Task DeliverInBackgroundAsync(DueWorkItem item, string key, TaskCompletionSource done, CancellationToken ct, OfferedDelivery? offer = null)
     {
