@@ -13,6 +13,7 @@ internal sealed class RecentStates
 {
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _order = new(); // oldest first
+    private static readonly IReadOnlyDictionary<string, OutboxItem> NoOutbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private long _size;
 
@@ -66,10 +67,23 @@ internal sealed class RecentStates
         return false;
     }
 
-    /// <summary>Holds <paramref name="stored"/> as the request's latest known state (a state larger than a quarter of the budget is not held).</summary>
+    /// <summary>
+    /// Holds <paramref name="stored"/> as the request's latest known state, without outbox rows (a copy stands in for a read
+    /// that loads none); a state larger than a quarter of the budget is not held.
+    /// </summary>
     public void Set(string key, StoredRequest stored)
     {
         ArgumentNullException.ThrowIfNull(stored);
+        if (Budget == 0)
+        {
+            return; // copies off: nothing is ever held
+        }
+
+        if (stored.Outbox.Count > 0)
+        {
+            stored = stored with { Outbox = NoOutbox };
+        }
+
         var size = Math.Max(stored.Size, 1);
         lock (_gate)
         {

@@ -88,7 +88,6 @@ public sealed partial class RequestProcessor
     private readonly DueWorkSignal? _signal;
     private readonly KeyedLock _locks = new();
     private readonly RecentStates _recent;
-    private static readonly IReadOnlyDictionary<string, OutboxItem> NoOutbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal);
 
     /// <summary>
     /// Default for the copies of recently committed states a processor keeps (total characters of their JSON): about
@@ -324,7 +323,7 @@ public sealed partial class RequestProcessor
         }
     }
 
-    /// <summary>Keeps <paramref name="stored"/> as the request's latest known state, without outbox rows (a copy only stands in for a read that loads none).</summary>
+    /// <summary>Keeps <paramref name="stored"/> as the request's latest known state (or forgets the request when it is gone).</summary>
     private void Remember(string key, StoredRequest? stored)
     {
         if (stored is null)
@@ -333,7 +332,7 @@ public sealed partial class RequestProcessor
         }
         else
         {
-            _recent.Set(key, stored.Outbox.Count == 0 ? stored : stored with { Outbox = NoOutbox });
+            _recent.Set(key, stored);
         }
     }
 
