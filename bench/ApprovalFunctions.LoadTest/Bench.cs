@@ -41,19 +41,10 @@ internal static class Bench
 
         var api = new ApiClient(env.SigningKey);
         using var receiver = new CallbackReceiver();
-        var hub = Net.NewHub("bench");
-        using var host = new HostProcess(env, hub, name: "bench");
-        host.Start();
-        await host.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        // Warmed up (JIT, connection pools, definition and directory caches) before anything is measured.
+        using var host = await StartWarmHostAsync(env, api, receiver, "bench", null);
+        var hub = host.Hub;
         var url = host.BaseUrl;
-        await api.SetUpTenantAsync(url, receiver.Url);
-
-        // Warm-up: JIT, connection pools, definition and directory caches.
-        await Stats.ForEach(Enumerable.Range(0, 40), 8, async i =>
-        {
-            var id = await api.SubmitAsync(url, "bench.decide", $"W-{i}");
-            await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
-        });
 
         // ---- decisions per second, 64 clients ----
         log.WriteLine("decisions with 64 clients ...");
@@ -365,7 +356,10 @@ internal static class Bench
         return (p50s, p99s);
     }
 
-    /// <summary>A host of its own (its own hub, extra <paramref name="settings"/>), with the bench tenant set up and warmed up by 40 decisions.</summary>
+    /// <summary>
+    /// A host of its own (its own hub, extra <paramref name="settings"/>), with the bench tenant set up and warmed up by 40
+    /// decisions (JIT, connection pools, definition and directory caches).
+    /// </summary>
     private static async Task<HostProcess> StartWarmHostAsync(Environment2 env, ApiClient api, CallbackReceiver receiver, string name,
         IReadOnlyDictionary<string, string>? settings)
     {

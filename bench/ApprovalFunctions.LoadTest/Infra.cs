@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -73,6 +74,8 @@ internal sealed class HostProcess : IDisposable
 
     public int Port { get; private set; }
 
+    public string Hub => _hub;
+
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
     public int? Pid => _process is { HasExited: false } p ? p.Id : null;
@@ -107,7 +110,7 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
         // State copies on (4,000,000 characters, RequestProcessor.DefaultRecentStateBudget), as a single-host deployment
         // would run; the host's default is off. A host's own settings override it (the no-copies latency host).
-        psi.Environment["Approvals__StateCopyChars"] = "4000000";
+        psi.Environment["Approvals__StateCopyChars"] = ApprovalFunctions.Runtime.Processing.RequestProcessor.DefaultRecentStateBudget.ToString(CultureInfo.InvariantCulture);
         foreach (var (key, value) in _settings)
         {
             psi.Environment[key] = value;
