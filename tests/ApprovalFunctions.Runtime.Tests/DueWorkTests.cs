@@ -12,7 +12,7 @@ namespace ApprovalFunctions.Runtime.Tests;
 
 public sealed class DueWorkTests
 {
-    private static string CallbackJson(Uri url, int maxAttempts = 8) =>
+    internal static string CallbackJson(Uri url, int maxAttempts = 8) =>
         $$""" "callback":{"url":"{{url}}","events":["approved","rejected"],"secret":"top-secret","maxAttempts":{{maxAttempts}},"initialBackoff":"PT10S","maxBackoff":"PT1M"},""";
 
     [Fact]

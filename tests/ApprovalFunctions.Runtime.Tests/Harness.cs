@@ -71,6 +71,34 @@ internal sealed class CountingPolicy : HttpPipelineSynchronousPolicy
     }
 }
 
+/// <summary>
+/// Runs <see cref="Then"/> once, after the first request whose "METHOD /path" contains <see cref="When"/> has been
+/// answered and before its caller sees the answer: another process's write lands between two reads of this one.
+/// </summary>
+internal sealed class BetweenRequestsPolicy : HttpPipelinePolicy
+{
+    private int _fired;
+
+    public string When { get; set; } = "\u0000";
+
+    public Func<Task>? Then { get; set; }
+
+    public bool Fired => Volatile.Read(ref _fired) == 1;
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+        throw new NotSupportedException("the table client is used asynchronously");
+
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+        var sent = message.Request.Method + " " + Uri.UnescapeDataString(message.Request.Uri.Path);
+        if (Then is { } then && sent.Contains(When, StringComparison.Ordinal) && Interlocked.Exchange(ref _fired, 1) == 0)
+        {
+            await then().ConfigureAwait(false);
+        }
+    }
+}
+
 /// <summary>Rules are not under test here; definitions in these tests have no conditions.</summary>
 internal sealed class NoRules : IRuleEvaluator
 {
@@ -103,13 +131,18 @@ internal sealed class Harness
 
     public static readonly HttpClient Http = new();
 
-    public static async Task<Harness> CreateAsync(string? hub = null, ManualClock? clock = null)
+    public static async Task<Harness> CreateAsync(string? hub = null, ManualClock? clock = null, HttpPipelinePolicy? extraPolicy = null)
     {
         hub ??= TestStorage.NewHub();
         clock ??= new ManualClock(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
         var counter = new CountingPolicy();
         var options = new TableClientOptions();
         options.AddPolicy(counter, HttpPipelinePosition.PerCall);
+        if (extraPolicy is not null)
+        {
+            options.AddPolicy(extraPolicy, HttpPipelinePosition.PerCall);
+        }
+
         var service = new TableServiceClient(TestStorage.ConnectionString, options);
         var sender = new HttpDeliverySender(Http, clock, () => 0.5, new HttpDeliveryOptions { QuickRetries = 0, AttemptTimeout = TimeSpan.FromSeconds(5) });
         var runtime = ApprovalRuntime.Create(service, hub, new NoRules(), clock, sender, new Random(7));

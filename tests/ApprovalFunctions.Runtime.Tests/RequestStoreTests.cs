@@ -1,3 +1,4 @@
+using ApprovalFunctions.Engine.Events;
 using ApprovalFunctions.Engine.Ledger;
 using ApprovalFunctions.Runtime.Processing;
 using ApprovalFunctions.Runtime.Storage;
@@ -26,6 +27,43 @@ public sealed class RequestStoreTests
         var stored = await h.Runtime.Requests.GetAsync(Harness.Tenant, "r1");
         Assert.Equal("first writer", stored!.State.Title);
         Assert.Equal(first.Version + 1, stored.Version);
+    }
+
+    [Fact]
+    public async Task LoadAsync_CommitAddingTheOutboxRowLandsBetweenTheReads_RowNeverPairedWithTheOlderState()
+    {
+        // Two processes: the second approves (adding the callback's outbox row) while the first is between its two reads
+        // of a delivery load. A row paired with the state from before that commit made the delivery's settling commit a
+        // no-op that deleted the row, and the request never recorded the delivery (seen in TwoHostTests).
+        using var target = new TestReceiver(_ => 200);
+        var other = await Harness.CreateAsync();
+        await other.PublishAsync("inv", Harness.OneStage(callback: DueWorkTests.CallbackJson(target.Url)));
+        Assert.Equal(ProcessStatus.Applied, (await other.Runtime.Processor.SubmitAsync(Harness.Submit("r1"))).Status);
+        var between = new BetweenRequestsPolicy();
+        var h = await Harness.CreateAsync(other.Hub, other.Clock, between);
+        var rowKey = OutboxItem.CallbackRowKey("r1:1:approved");
+        between.When = "GET ";
+        between.Then = async () => Assert.Equal(ProcessStatus.Applied,
+            (await other.Runtime.Processor.ApplyAsync(Harness.Tenant, "r1", Harness.Approve("manager", "bob"))).Status);
+
+        var loaded = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r1", rowKey))!;
+
+        Assert.True(between.Fired);
+        var callback = loaded.State.Callback;
+        if (loaded.Outbox.ContainsKey(rowKey))
+        {
+            Assert.Equal(Engine.State.CallbackStatus.Pending, callback.Status);
+            Assert.Equal("r1:1:approved", callback.IdempotencyKey);
+        }
+
+        // Whatever the load saw, the delivery then settles: read again (as the runner's next poll does), the pair is
+        // consistent and the settling commit records the delivery.
+        var again = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r1", rowKey))!;
+        Assert.True(again.Outbox.ContainsKey(rowKey));
+        var settled = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "r1",
+            new CallbackDelivered { EventId = "cb:r1:1:approved:1:1:ok", Attempt = 1, IdempotencyKey = "r1:1:approved" }, rowKey, again, default);
+        Assert.Equal(ProcessStatus.Applied, settled.Status);
+        Assert.Equal(Engine.State.CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "r1"))!.State.Callback.Status);
     }
 
     [Fact]

@@ -106,10 +106,19 @@ public sealed class RequestStore
     /// plus a point read of <paramref name="outboxRowKey"/> when given (the delivery a commit settles); null when the
     /// request does not exist. A state or manifest too large for one row is read with one range query instead.
     /// </summary>
+    /// <remarks>
+    /// The outbox row is read first. The commit that adds an outbox row also moves the state on (its callback becomes
+    /// pending), so a state read after the row was seen is at least that new. Read the other way round, a commit landing
+    /// between the two reads pairs the new row with the old state: the delivery is sent, the engine finds no pending
+    /// callback in the old state, answers with a no-op, and the settled row is deleted while the state never records the
+    /// delivery. A row settled between the two reads instead leaves a newer state whose callback is no longer pending (or
+    /// whose ETag the commit's If-Match rejects), so nothing is lost that way round.
+    /// </remarks>
     internal async Task<StoredRequest?> LoadAsync(string tenantId, string requestId, string? outboxRowKey = null, CancellationToken cancellationToken = default)
     {
         var pk = Keys.Request(tenantId, requestId);
         var prefix = Prefix(requestId);
+        var outbox = outboxRowKey is null ? null : await _table.GetAsync(pk, outboxRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         var state = await _table.GetAsync(pk, prefix + StateRow, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
@@ -131,16 +140,9 @@ public sealed class RequestStore
             stored = FromStateRow(state);
         }
 
-        if (outboxRowKey is null)
-        {
-            return stored;
-        }
-
-        // Read after the state: a row settled meanwhile means the state is stale too, and the commit's If-Match says so.
-        var row = await _table.GetAsync(pk, outboxRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return row is null
+        return outbox is null
             ? stored
-            : stored with { Outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal) { [row.RowKey] = ReadOutbox(row) } };
+            : stored with { Outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal) { [outbox.RowKey] = ReadOutbox(outbox) } };
     }
 
     /// <summary>A request whose state and manifest are both in its state row.</summary>
