@@ -48,20 +48,9 @@ internal static class Bench
 
         // ---- decisions per second, 64 clients ----
         log.WriteLine("decisions with 64 clients ...");
-        var decisionRates = new List<double>();
-        var submitRates = new List<double>();
-        for (var rep = 0; rep < sizes.Reps; rep++)
-        {
-            var ids = new string[sizes.Decisions];
-            var sw = Stopwatch.StartNew();
-            await Stats.ForEach(Enumerable.Range(0, ids.Length), Clients, async i => ids[i] = await api.SubmitAsync(url, "bench.decide", $"D{rep}-{i}"));
-            submitRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
-            sw.Restart();
-            await Stats.ForEach(ids, Clients, id => api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}"));
-            decisionRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
-        }
+        var (decisionRates, submitRates) = await DecisionRatesAsync(api, url, sizes.Reps, sizes.Decisions);
 
-        const string copyNote = "; the bench hosts run with state copies on (`Approvals__StateCopyChars=4000000`, off by default) and each request was submitted seconds before through this host, so the decision starts from the host's copy of its state (no read)";
+        const string copyNote = "; the hosts run with the default state copies (`Approvals__StateCopyChars` 4,000,000) and each request was submitted seconds before through this host, so the decision starts from the host's copy of its state (no read)";
         var decisions = Stats.Median(decisionRates);
         figures.Add(new("Decisions/s (64 clients)", $"{decisions:F0} ({decisions / raw.Batches:P0} of raw batch)",
             $">= {raw.Batches / 3:F0} (1/3 of raw batch)", decisions >= raw.Batches / 3, Runs(decisionRates) + copyNote + Miss(decisions, raw.Batches / 3, true)));
@@ -354,6 +343,37 @@ internal static class Bench
         var sizes = BenchSizes.Quick with { Reps = reps, LatencyOps = ops };
         var (p50s, p99s, _) = await DecisionLatencyAsync(api, host.BaseUrl, sizes, "L");
         return (p50s, p99s);
+    }
+
+    /// <summary>
+    /// <paramref name="reps"/> runs of <paramref name="count"/> submissions then <paramref name="count"/> decisions, 64 clients
+    /// each: the rates per run.
+    /// </summary>
+    private static async Task<(List<double> Decisions, List<double> Submissions)> DecisionRatesAsync(ApiClient api, string url, int reps, int count)
+    {
+        var decisionRates = new List<double>();
+        var submitRates = new List<double>();
+        for (var rep = 0; rep < reps; rep++)
+        {
+            var ids = new string[count];
+            var sw = Stopwatch.StartNew();
+            await Stats.ForEach(Enumerable.Range(0, ids.Length), Clients, async i => ids[i] = await api.SubmitAsync(url, "bench.decide", $"D{rep}-{i}"));
+            submitRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
+            sw.Restart();
+            await Stats.ForEach(ids, Clients, id => api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}"));
+            decisionRates.Add(ids.Length / sw.Elapsed.TotalSeconds);
+        }
+
+        return (decisionRates, submitRates);
+    }
+
+    /// <summary>Diagnostics: only decisions/s with 64 clients, on a warm host of its own.</summary>
+    public static async Task<(List<double> Decisions, List<double> Submissions)> DecisionsOnlyAsync(Environment2 env, int reps, int count)
+    {
+        var api = new ApiClient(env.SigningKey);
+        using var receiver = new CallbackReceiver();
+        using var host = await StartWarmHostAsync(env, api, receiver, "decisions", null);
+        return await DecisionRatesAsync(api, host.BaseUrl, reps, count);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -108,9 +107,6 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
         psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
-        // State copies on (4,000,000 characters, RequestProcessor.DefaultRecentStateBudget), as a single-host deployment
-        // would run; the host's default is off. A host's own settings override it (the no-copies latency host).
-        psi.Environment["Approvals__StateCopyChars"] = ApprovalFunctions.Runtime.Processing.RequestProcessor.DefaultRecentStateBudget.ToString(CultureInfo.InvariantCulture);
         foreach (var (key, value) in _settings)
         {
             psi.Environment[key] = value;

@@ -5,6 +5,7 @@ using ApprovalFunctions.LoadTest;
 //   bench [--quick] [--scale N] [--out docs/benchmarks.md]   every suite; writes the figures file
 //   chaos [--short] [--requests N] [--kills N]                two hosts, kill -9 at random, verify; prints the verdict
 //   latency [--reps N] [--ops N]                              only the one-client decision latency (diagnostics)
+//   decisions [--reps N] [--n N]                              only decisions/s with 64 clients (diagnostics)
 // Storage: APPROVALS_BENCH_STORAGE or APPROVALS_TEST_STORAGE (an Azurite connection string). scripts/bench.sh sets it up.
 var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "bench";
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -48,6 +49,15 @@ try
             return 0;
         }
 
+        case "decisions":
+        {
+            // Diagnostics: only decisions/s with 64 clients, --reps runs of --n submissions then --n decisions.
+            var (decided, submitted) = await Bench.DecisionsOnlyAsync(env, IntOption("--reps", 3), IntOption("--n", 1000));
+            Console.WriteLine("decisions/s: " + string.Join(", ", decided.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+            Console.WriteLine("submissions/s: " + string.Join(", ", submitted.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+            return 0;
+        }
+
         case "count":
         {
             // Diagnostics: only the storage-requests-per-lifecycle suite.
@@ -58,7 +68,7 @@ try
         }
 
         default:
-            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency or count.");
+            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency, decisions or count.");
             return 2;
     }
 }

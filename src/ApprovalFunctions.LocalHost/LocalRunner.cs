@@ -23,9 +23,8 @@ internal static class LocalRunner
             var hub = configuration["Approvals:HubName"] ?? LocalSettings.DefaultHubName;
             var client = ConnectionSettings.CreateServiceClient(key => configuration[key], new TableClientOptions { TimeProvider = time });
             var sender = new HttpDeliverySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient("deliveries"), time, Random.Shared.NextDouble);
-            // Off unless set, while a rare two-host race failure (TwoHostTests: a delivered callback's status recorded only
-            // on the 30 s retry; 2 of 18 runs with copies, 0 of 6 without, once before copies existed) is not understood.
-            var copies = configuration.GetValue("Approvals:StateCopyChars", 0L);
+            // One process handles most of a request's events here, so copies of recent states pay (decision 007).
+            var copies = configuration.GetValue("Approvals:StateCopyChars", RequestProcessor.DefaultRecentStateBudget);
             if (copies < 0)
             {
                 throw new InvalidOperationException($"Approvals:StateCopyChars is {copies}; it must be 0 (no copies) or more.");
