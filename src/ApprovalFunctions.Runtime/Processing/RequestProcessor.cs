@@ -477,8 +477,9 @@ public sealed partial class RequestProcessor
     private async Task WriteIndexAsync(IReadOnlyList<ProjectedRow> writes, IReadOnlyList<ManifestRow> deletes, CancellationToken cancellationToken)
     {
         // One transaction per partition of a table (a decision removes the approver's pending row and adds the decided
-        // one in the same partition), the partitions in parallel; a stale row already gone (a repair or another
-        // projection removed it) makes ApplyAsync write that partition's rows one by one.
+        // one in the same partition), the partitions in parallel, each shared with concurrent projections into the same
+        // partition (group commit); a stale row already gone (a repair or another projection removed it) makes ApplyAsync
+        // write that partition's rows one by one.
         var groups = writes.Select(w => (w.Table, Action: TableTransactionAction.Upsert(w.Entity, TableUpdateMode.Replace)))
             .Concat(deletes.Select(d => (Table: d.T, Action: TableTransactionAction.Delete(d.Pk, d.Rk))))
             .GroupBy(x => (x.Table, x.Action.Entity.PartitionKey))
@@ -486,12 +487,12 @@ public sealed partial class RequestProcessor
             .ToList();
         if (groups.Count == 1)
         {
-            await _index.Table(groups[0].Table).ApplyAsync(groups[0].Actions, cancellationToken).ConfigureAwait(false);
+            await _index.ApplyAsync(groups[0].Table, groups[0].Actions, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         await Parallel.ForEachAsync(groups, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (group, ct) => await _index.Table(group.Table).ApplyAsync(group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (group, ct) => await _index.ApplyAsync(group.Table, group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>

@@ -51,6 +51,7 @@ public sealed class DueWorkStore
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Shard, string RowKey), DueWorkItem> _deleting = new();
     private readonly System.Collections.Concurrent.ConcurrentQueue<DueWorkItem> _deleteQueue = new();
     private readonly SemaphoreSlim _flushing = new(1, 1);
+    private readonly TableWriteCoalescer _writes;
     private int _flushScheduled;
 
     /// <summary>Creates the store.</summary>
@@ -58,6 +59,7 @@ public sealed class DueWorkStore
     {
         ArgumentNullException.ThrowIfNull(tables);
         _table = tables.DueWork;
+        _writes = tables.Writes;
     }
 
     /// <summary>
@@ -87,15 +89,9 @@ public sealed class DueWorkStore
             var rows = shard.GroupBy(i => i.RowKey, StringComparer.Ordinal).Select(g => g.Last()).Select(Row).ToList();
             foreach (var batch in Batches(rows))
             {
-                if (batch.Count == 1)
-                {
-                    await _table.UpsertAsync(batch[0], TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await _table.SubmitTransactionAsync([.. batch.Select(r => TableTransactionAction.Upsert(r, TableUpdateMode.Replace))], cancellationToken)
-                        .ConfigureAwait(false);
-                }
+                // Shared with the due rows other commits write to this shard meanwhile (group commit).
+                await _writes.ApplyAsync(_table, [.. batch.Select(r => TableTransactionAction.Upsert(r, TableUpdateMode.Replace))], cancellationToken)
+                    .ConfigureAwait(false);
             }
         }
     }

@@ -131,6 +131,10 @@ public sealed class IndexStore
             e.GetInt32("Attempts") ?? 0, e.GetString("LastError"), e.GetDateTimeOffset("LastAttemptAt")))];
     }
 
+    /// <summary>Applies index writes of one partition of the <paramref name="kind"/> table, sharing a transaction with concurrent ones.</summary>
+    internal Task ApplyAsync(string kind, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken) =>
+        _tables.Writes.ApplyAsync(Table(kind), actions, cancellationToken);
+
     internal TableClient Table(string kind) => kind switch
     {
         InboxTable => _tables.Inbox,

@@ -33,6 +33,12 @@ public sealed class StorageTables
         Subscriptions = Table("Subscriptions");
     }
 
+    /// <summary>
+    /// Group commit for the writes that are safe to repeat (index rows, due rows): concurrent writes to one partition share
+    /// a transaction (docs/decisions/007-storage-layout.md).
+    /// </summary>
+    public TableWriteCoalescer Writes { get; } = new();
+
     /// <summary>The service client the tables share.</summary>
     public TableServiceClient Service { get; }
 

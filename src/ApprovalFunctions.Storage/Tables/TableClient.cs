@@ -236,15 +236,7 @@ public sealed class TableClient
     /// </summary>
     public async Task ApplyAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(actions);
-        foreach (var action in actions)
-        {
-            if (action.ActionType is not (TableTransactionActionType.UpsertMerge or TableTransactionActionType.UpsertReplace or TableTransactionActionType.Delete)
-                || action.ETag is not (null or "*"))
-            {
-                throw new ArgumentException("ApplyAsync takes unconditional upserts and deletes only.", nameof(actions));
-            }
-        }
+        EnsureUnconditional(actions);
 
         if (actions.Count > 1)
         {
@@ -265,6 +257,20 @@ public sealed class TableClient
                 ? DeleteAsync(action.Entity.PartitionKey, action.Entity.RowKey, "*", cancellationToken)
                 : UpsertAsync(action.Entity, action.ActionType == TableTransactionActionType.UpsertMerge ? TableUpdateMode.Merge : TableUpdateMode.Replace,
                     cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Throws unless every action is an unconditional upsert or delete (what <see cref="ApplyAsync"/> may repeat).</summary>
+    internal static void EnsureUnconditional(IReadOnlyList<TableTransactionAction> actions)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        foreach (var action in actions)
+        {
+            if (action.ActionType is not (TableTransactionActionType.UpsertMerge or TableTransactionActionType.UpsertReplace or TableTransactionActionType.Delete)
+                || action.ETag is not (null or "*"))
+            {
+                throw new ArgumentException("ApplyAsync takes unconditional upserts and deletes only.", nameof(actions));
+            }
         }
     }
 
