@@ -11,7 +11,9 @@ namespace ApprovalFunctions.Storage.Tables;
 /// <remarks>
 /// Callers' writes keep their order: a write that touches a row an earlier waiting write also touches is never taken
 /// ahead of it (a transaction stops before the first such write). A caller's actions are never split across
-/// transactions. Cancelling a caller stops its wait, not its write, which may still be applied.
+/// transactions. A caller sent alone is sent with its own cancellation token; cancelling a caller whose write waits or
+/// shares a transaction stops its wait, not the write, which may still be applied (as a write whose outcome is unknown
+/// may be: these writes are safe to repeat and to see half done).
 /// </remarks>
 public sealed class TableWriteCoalescer
 {
@@ -47,7 +49,7 @@ public sealed class TableWriteCoalescer
             throw new ArgumentException($"Coalesced writes are at most {TableLimits.MaxBatchOperations} actions on one partition.", nameof(actions));
         }
 
-        var pending = new Pending(actions);
+        var pending = new Pending(actions, cancellationToken);
         var key = (table, partitionKey);
         bool lead;
         lock (_gate)
@@ -63,31 +65,83 @@ public sealed class TableWriteCoalescer
             }
         }
 
-        if (lead)
+        return lead ? LeadAsync(table, key, pending) : pending.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The caller that found the partition quiet: sends its own writes and is answered directly; the writes that queued
+    /// meanwhile go on in the background.
+    /// </summary>
+    private async Task LeadAsync(TableClient table, (TableClient, string) key, Pending pending)
+    {
+        List<Pending>? waiting;
+        try
         {
-            // Runs inline up to its first request; later transactions of this partition continue in the background.
-            _ = FlushAsync(table, key, [pending]);
+            await SendAsync(table, [pending]).ConfigureAwait(false);
+            waiting = Next(key);
+        }
+        catch (Exception ex)
+        {
+            Abandon(key, [pending], ex);
+            throw;
         }
 
-        return pending.Done.Task.WaitAsync(cancellationToken);
+        if (waiting is not null)
+        {
+            _ = FlushAsync(table, key, waiting);
+        }
+
+        await pending.Done.Task.ConfigureAwait(false); // already complete: its outcome, without another hop
+    }
+
+    /// <summary>The next transaction's writes for the partition, or null (and the partition is quiet again) when none wait.</summary>
+    private List<Pending>? Next((TableClient, string) key)
+    {
+        lock (_gate)
+        {
+            var queue = _waiting[key];
+            if (queue.Count == 0)
+            {
+                _waiting.Remove(key);
+                return null;
+            }
+
+            return Take(queue);
+        }
     }
 
     private async Task FlushAsync(TableClient table, (TableClient, string) key, List<Pending> group)
     {
-        while (true)
+        try
         {
-            await SendAsync(table, group).ConfigureAwait(false);
-            lock (_gate)
+            for (List<Pending>? next = group; next is not null; next = Next(key))
             {
-                var queue = _waiting[key];
-                if (queue.Count == 0)
-                {
-                    _waiting.Remove(key);
-                    return;
-                }
-
-                group = Take(queue);
+                group = next;
+                await SendAsync(table, group).ConfigureAwait(false);
             }
+        }
+        catch (Exception ex)
+        {
+            Abandon(key, group, ex);
+        }
+    }
+
+    /// <summary>
+    /// Not expected (<see cref="SendAsync"/> completes every caller itself), but a partition left marked busy would hang
+    /// every later writer of it: fails <paramref name="group"/> and whatever waits, and marks the partition quiet.
+    /// </summary>
+    private void Abandon((TableClient, string) key, List<Pending> group, Exception ex)
+    {
+        List<Pending> stranded;
+        lock (_gate)
+        {
+            stranded = [.. group, .. _waiting.TryGetValue(key, out var queue) ? queue : []];
+            _waiting.Remove(key);
+        }
+
+        foreach (var pending in stranded)
+        {
+            pending.Done.TrySetException(ex);
         }
     }
 
@@ -128,7 +182,8 @@ public sealed class TableWriteCoalescer
             }
             catch (Exception)
             {
-                // Nothing was applied: each caller's writes go on their own, with ApplyAsync's own fallback.
+                // A refused transaction applied nothing (one whose answer was lost may still land: these writes are safe
+                // to repeat): each caller's writes go on their own, with ApplyAsync's own fallback.
             }
         }
 
@@ -136,7 +191,8 @@ public sealed class TableWriteCoalescer
         {
             try
             {
-                await table.ApplyAsync(pending.Actions, CancellationToken.None).ConfigureAwait(false);
+                // A caller sent alone is sent with its own token; one whose shared transaction failed goes on regardless.
+                await table.ApplyAsync(pending.Actions, group.Count == 1 ? pending.Token : CancellationToken.None).ConfigureAwait(false);
                 pending.Done.TrySetResult();
             }
             catch (Exception ex)
@@ -146,9 +202,11 @@ public sealed class TableWriteCoalescer
         })).ConfigureAwait(false);
     }
 
-    private sealed class Pending(IReadOnlyList<TableTransactionAction> actions)
+    private sealed class Pending(IReadOnlyList<TableTransactionAction> actions, CancellationToken token)
     {
         public IReadOnlyList<TableTransactionAction> Actions { get; } = actions;
+
+        public CancellationToken Token { get; } = token;
 
         public long Bytes { get; } = actions.Sum(a => TableLimits.EntitySize(a.Entity));
 
