@@ -78,38 +78,7 @@ internal static class Bench
 
         // ---- full lifecycle: submit, two stages, callback acknowledged ----
         log.WriteLine("full lifecycles ...");
-        var lifecycleRates = new List<double>();
-        var callbackDelays = new List<double>();
-        var callbackP50s = new List<double>();
-        var lateCallbacks = 0;
-        for (var rep = 0; rep < sizes.Reps; rep++)
-        {
-            var delays = new System.Collections.Concurrent.ConcurrentBag<double>();
-            var sw = Stopwatch.StartNew();
-            await Stats.ForEach(Enumerable.Range(0, sizes.Lifecycles), Clients / 2, async i =>
-            {
-                var id = await api.SubmitAsync(url, "bench.two", $"F{rep}-{i}");
-                var arrived = receiver.WaitFor(id);
-                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
-                // Measured from sending the final approval, not from its response: the host starts the delivery as soon as
-                // the decision commits, so the callback often arrives before the response does (the figure includes the
-                // decision's own round trip).
-                var decided = Stopwatch.GetTimestamp();
-                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
-                try
-                {
-                    var at = await arrived.WaitAsync(TimeSpan.FromSeconds(20));
-                    delays.Add(Stats.Ms(decided, at));
-                }
-                catch (TimeoutException)
-                {
-                    Interlocked.Increment(ref lateCallbacks);
-                }
-            });
-            lifecycleRates.Add(sizes.Lifecycles / sw.Elapsed.TotalSeconds);
-            callbackP50s.Add(Stats.Percentile([.. delays], 50));
-            callbackDelays.AddRange(delays);
-        }
+        var (lifecycleRates, callbackP50s, callbackDelays, lateCallbacks) = await LifecycleRatesAsync(api, url, receiver, sizes.Reps, sizes.Lifecycles);
 
         var lifecycles = Stats.Median(lifecycleRates);
         figures.Add(new("Full lifecycles/s (submit → 2 stages → callback acked, 32 clients)", F0(lifecycles), ">= 100/s", lifecycles >= 100,
@@ -365,6 +334,58 @@ internal static class Bench
         }
 
         return (decisionRates, submitRates);
+    }
+
+    /// <summary>
+    /// <paramref name="reps"/> runs of <paramref name="count"/> full lifecycles (submit, two stages, callback acknowledged) with
+    /// 32 clients: the rate and callback p50 per run, every callback delay, and the callbacks that had not arrived after 20 s.
+    /// </summary>
+    private static async Task<(List<double> Rates, List<double> CallbackP50s, List<double> CallbackDelays, int Late)> LifecycleRatesAsync(
+        ApiClient api, string url, CallbackReceiver receiver, int reps, int count)
+    {
+        var lifecycleRates = new List<double>();
+        var callbackDelays = new List<double>();
+        var callbackP50s = new List<double>();
+        var lateCallbacks = 0;
+        for (var rep = 0; rep < reps; rep++)
+        {
+            var delays = new System.Collections.Concurrent.ConcurrentBag<double>();
+            var sw = Stopwatch.StartNew();
+            await Stats.ForEach(Enumerable.Range(0, count), Clients / 2, async i =>
+            {
+                var id = await api.SubmitAsync(url, "bench.two", $"F{rep}-{i}");
+                var arrived = receiver.WaitFor(id);
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s1/approve", "ap1", "{}");
+                // Measured from sending the final approval, not from its response: the host starts the delivery as soon as
+                // the decision commits, so the callback often arrives before the response does (the figure includes the
+                // decision's own round trip).
+                var decided = Stopwatch.GetTimestamp();
+                await api.Ok(url, HttpMethod.Post, $"/api/v1/approvals/{id}/stages/s2/approve", "ap2", "{}");
+                try
+                {
+                    var at = await arrived.WaitAsync(TimeSpan.FromSeconds(20));
+                    delays.Add(Stats.Ms(decided, at));
+                }
+                catch (TimeoutException)
+                {
+                    Interlocked.Increment(ref lateCallbacks);
+                }
+            });
+            lifecycleRates.Add(count / sw.Elapsed.TotalSeconds);
+            callbackP50s.Add(Stats.Percentile([.. delays], 50));
+            callbackDelays.AddRange(delays);
+        }
+
+        return (lifecycleRates, callbackP50s, callbackDelays, lateCallbacks);
+    }
+
+    /// <summary>Diagnostics: only full lifecycles/s with 32 clients, on a warm host of its own.</summary>
+    public static async Task<List<double>> LifecyclesOnlyAsync(Environment2 env, int reps, int count)
+    {
+        var api = new ApiClient(env.SigningKey);
+        using var receiver = new CallbackReceiver();
+        using var host = await StartWarmHostAsync(env, api, receiver, "lifecycles", null);
+        return (await LifecycleRatesAsync(api, host.BaseUrl, receiver, reps, count)).Rates;
     }
 
     /// <summary>Diagnostics: only decisions/s with 64 clients, on a warm host of its own.</summary>

@@ -6,6 +6,7 @@ using ApprovalFunctions.LoadTest;
 //   chaos [--short] [--requests N] [--kills N]                two hosts, kill -9 at random, verify; prints the verdict
 //   latency [--reps N] [--ops N]                              only the one-client decision latency (diagnostics)
 //   decisions [--reps N] [--n N]                              only decisions/s with 64 clients (diagnostics)
+//   lifecycles [--reps N] [--n N]                             only full lifecycles/s with 32 clients (diagnostics)
 // Storage: APPROVALS_BENCH_STORAGE or APPROVALS_TEST_STORAGE (an Azurite connection string). scripts/bench.sh sets it up.
 var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "bench";
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -58,6 +59,14 @@ try
             return 0;
         }
 
+        case "lifecycles":
+        {
+            // Diagnostics: only full lifecycles/s with 32 clients, --reps runs of --n lifecycles.
+            var rates = await Bench.LifecyclesOnlyAsync(env, IntOption("--reps", 3), IntOption("--n", 300));
+            Console.WriteLine("lifecycles/s: " + string.Join(", ", rates.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+            return 0;
+        }
+
         case "count":
         {
             // Diagnostics: only the storage-requests-per-lifecycle suite.
@@ -68,7 +77,7 @@ try
         }
 
         default:
-            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency, decisions or count.");
+            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency, decisions, lifecycles or count.");
             return 2;
     }
 }
