@@ -44,6 +44,10 @@ public static class RuntimeTelemetry
     public static readonly Counter<long> StateCopies = Meter.CreateCounter<long>("approvals.state.copies", "{event}",
         "Events that started from the process's copy of the request state instead of a read");
 
+    /// <summary>Intent and index writes that went in a transaction shared with other callers' (group commit, decision 007).</summary>
+    public static readonly Counter<long> SharedWrites = Meter.CreateCounter<long>("approvals.storage.shared_writes", "{write}",
+        "Intent and index writes that shared a storage transaction with other writes to the same partition");
+
     /// <summary>Due rows seen in the last poll of each shard.</summary>
     public static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge(
         "approvals.duework.depth", () => Depth.Select(kv => new Measurement<long>(kv.Value, new KeyValuePair<string, object?>("shard", kv.Key))),

@@ -37,7 +37,7 @@ public sealed class StorageTables
     /// Group commit for the writes that are safe to repeat (index rows, due rows): concurrent writes to one partition share
     /// a transaction (docs/decisions/007-storage-layout.md).
     /// </summary>
-    public TableWriteCoalescer Writes { get; } = new();
+    public TableWriteCoalescer Writes { get; } = new(count => Diagnostics.RuntimeTelemetry.SharedWrites.Add(count));
 
     /// <summary>The service client the tables share.</summary>
     public TableServiceClient Service { get; }

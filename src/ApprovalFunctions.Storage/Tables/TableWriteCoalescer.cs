@@ -21,13 +21,17 @@ public sealed class TableWriteCoalescer
     public const long MaxSharedBytes = 2_000_000;
 
     private readonly Lock _gate = new();
+    private readonly Action<int>? _shared;
 
     // A partition has an entry while a flush for it runs; the queue holds the writes waiting for its next transaction.
     private readonly Dictionary<(TableClient Table, string PartitionKey), Queue<Pending>> _waiting = [];
-    private long _shared;
+    private long _sharedCount;
+
+    /// <summary>A coalescer; <paramref name="shared"/> is told how many callers each shared transaction carried (for metrics).</summary>
+    public TableWriteCoalescer(Action<int>? shared = null) => _shared = shared;
 
     /// <summary>Callers whose writes went in a transaction shared with another caller's.</summary>
-    public long SharedWrites => Interlocked.Read(ref _shared);
+    public long SharedWrites => Interlocked.Read(ref _sharedCount);
 
     /// <summary>
     /// Applies <paramref name="actions"/> (unconditional upserts and deletes of one partition, at most 100) as
@@ -169,21 +173,28 @@ public sealed class TableWriteCoalescer
     {
         if (group.Count > 1)
         {
+            var applied = false;
             try
             {
                 await table.SubmitTransactionAsync([.. group.SelectMany(p => p.Actions)], CancellationToken.None).ConfigureAwait(false);
-                Interlocked.Add(ref _shared, group.Count);
-                foreach (var pending in group)
-                {
-                    pending.Done.TrySetResult();
-                }
-
-                return;
+                applied = true;
             }
             catch (Exception)
             {
                 // A refused transaction applied nothing (one whose answer was lost may still land: these writes are safe
                 // to repeat): each caller's writes go on their own, with ApplyAsync's own fallback.
+            }
+
+            if (applied)
+            {
+                foreach (var pending in group)
+                {
+                    pending.Done.TrySetResult();
+                }
+
+                Interlocked.Add(ref _sharedCount, group.Count);
+                _shared?.Invoke(group.Count);
+                return;
             }
         }
 

@@ -10,7 +10,8 @@ public sealed class TableWriteCoalescerTests(AzuriteFixture azurite) : IClassFix
     public async Task ApplyAsync_ManyCallersOnOnePartition_ShareTransactionsAndEveryRowLands()
     {
         var (table, sent, hold) = await CountedTableAsync();
-        var coalescer = new TableWriteCoalescer();
+        var told = new List<int>();
+        var coalescer = new TableWriteCoalescer(told.Add);
 
         // The first caller's transaction is held in flight while the other 39 arrive: they wait and share the next one.
         var writes = new List<Task> { coalescer.ApplyAsync(table, [Upsert("p", "a00", 0), Upsert("p", "b00", 0)]) };
@@ -21,6 +22,7 @@ public sealed class TableWriteCoalescerTests(AzuriteFixture azurite) : IClassFix
 
         Assert.Equal(2, sent.Count);
         Assert.Equal(39, coalescer.SharedWrites);
+        Assert.Equal([39], told); // one shared transaction, carrying 39 callers' writes
         var rows = await table.QueryAsync("PartitionKey eq 'p'").ToListAsync();
         Assert.Equal(80, rows.Count);
         Assert.All(rows, r => Assert.Equal(int.Parse(r.RowKey[1..], System.Globalization.CultureInfo.InvariantCulture), r.GetInt32("V")));
