@@ -150,25 +150,36 @@ public sealed partial class DueWorkRunner
     {
         try
         {
-            await Task.Yield();
-            await _timerSlots.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await RunGuardedAsync(item, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _timerSlots.Release();
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Shutting down: the row stays and a poll fires it.
+            await RunInSlotAsync(_timerSlots, item, null, ct).ConfigureAwait(false);
         }
         finally
         {
             _timersInFlight.TryRemove(key, out _); // done: the row now waits for its batched delete (IsDeleting)
             done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Carries out <paramref name="item"/> off the caller's thread once one of <paramref name="slots"/> is free. Cancelled
+    /// (shutting down) it just stops: the row stays due, and a later poll here or in another process finds it.
+    /// </summary>
+    private async Task RunInSlotAsync(SemaphoreSlim slots, DueWorkItem item, OfferedDelivery? offer, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Yield();
+            await slots.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await RunGuardedAsync(item, ct, offer).ConfigureAwait(false);
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
         }
     }
 
@@ -297,20 +308,7 @@ public sealed partial class DueWorkRunner
     {
         try
         {
-            await Task.Yield();
-            await _deliverySlots.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await RunGuardedAsync(item, ct, offer).ConfigureAwait(false);
-            }
-            finally
-            {
-                _deliverySlots.Release();
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Shutting down: the row stays due and is delivered after the restart (or by another process).
+            await RunInSlotAsync(_deliverySlots, item, offer, ct).ConfigureAwait(false);
         }
         finally
         {
