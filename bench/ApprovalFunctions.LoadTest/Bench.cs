@@ -306,14 +306,20 @@ internal static class Bench
     }
 
     /// <summary>Diagnostics: a host of its own, warmed up, then only the one-client decision latency.</summary>
-    public static async Task<(List<double> P50s, List<double> P99s)> LatencyOnlyAsync(Environment2 env, int reps, int ops)
+    public static Task<(List<double> P50s, List<double> P99s)> LatencyOnlyAsync(Environment2 env, int reps, int ops) =>
+        OnWarmHostAsync(env, "latency", async (api, url, _) =>
+        {
+            var (p50s, p99s, _) = await DecisionLatencyAsync(api, url, BenchSizes.Quick with { Reps = reps, LatencyOps = ops }, "L");
+            return (p50s, p99s);
+        });
+
+    /// <summary>Diagnostics: one suite (<paramref name="suite"/>: client, host URL, callback receiver) on a warm host of its own.</summary>
+    private static async Task<T> OnWarmHostAsync<T>(Environment2 env, string name, Func<ApiClient, string, CallbackReceiver, Task<T>> suite)
     {
         var api = new ApiClient(env.SigningKey);
         using var receiver = new CallbackReceiver();
-        using var host = await StartWarmHostAsync(env, api, receiver, "latency", null);
-        var sizes = BenchSizes.Quick with { Reps = reps, LatencyOps = ops };
-        var (p50s, p99s, _) = await DecisionLatencyAsync(api, host.BaseUrl, sizes, "L");
-        return (p50s, p99s);
+        using var host = await StartWarmHostAsync(env, api, receiver, name, null);
+        return await suite(api, host.BaseUrl, receiver);
     }
 
     /// <summary>
@@ -382,22 +388,12 @@ internal static class Bench
     }
 
     /// <summary>Diagnostics: only full lifecycles/s with 32 clients, on a warm host of its own.</summary>
-    public static async Task<List<double>> LifecyclesOnlyAsync(Environment2 env, int reps, int count)
-    {
-        var api = new ApiClient(env.SigningKey);
-        using var receiver = new CallbackReceiver();
-        using var host = await StartWarmHostAsync(env, api, receiver, "lifecycles", null);
-        return (await LifecycleRatesAsync(api, host.BaseUrl, receiver, reps, count)).Rates;
-    }
+    public static Task<List<double>> LifecyclesOnlyAsync(Environment2 env, int reps, int count) =>
+        OnWarmHostAsync(env, "lifecycles", async (api, url, receiver) => (await LifecycleRatesAsync(api, url, receiver, reps, count)).Rates);
 
     /// <summary>Diagnostics: only decisions/s with 64 clients, on a warm host of its own.</summary>
-    public static async Task<(List<double> Decisions, List<double> Submissions)> DecisionsOnlyAsync(Environment2 env, int reps, int count)
-    {
-        var api = new ApiClient(env.SigningKey);
-        using var receiver = new CallbackReceiver();
-        using var host = await StartWarmHostAsync(env, api, receiver, "decisions", null);
-        return await DecisionRatesAsync(api, host.BaseUrl, reps, count);
-    }
+    public static Task<(List<double> Decisions, List<double> Submissions)> DecisionsOnlyAsync(Environment2 env, int reps, int count) =>
+        OnWarmHostAsync(env, "decisions", (api, url, _) => DecisionRatesAsync(api, url, reps, count));
 
     /// <summary>
     /// A host of its own (its own hub, extra <paramref name="settings"/>), with the bench tenant set up and warmed up by 40

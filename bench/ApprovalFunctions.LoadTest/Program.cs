@@ -12,6 +12,7 @@ var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 bool Flag(string name) => args.Contains(name);
 int IntOption(string name, int fallback) => Option(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+string Join(IEnumerable<double> values, string format) => string.Join(", ", values.Select(v => v.ToString(format, CultureInfo.InvariantCulture)));
 
 var env = Environment2.Detect();
 if (!File.Exists(env.HostDll))
@@ -45,8 +46,8 @@ try
         {
             // Diagnostics: only the one-client decision latency, --reps runs of --ops decisions (p50 and p99 per run).
             var (p50s, p99s) = await Bench.LatencyOnlyAsync(env, IntOption("--reps", 5), IntOption("--ops", 300));
-            Console.WriteLine("p50 ms: " + string.Join(", ", p50s.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
-            Console.WriteLine("p99 ms: " + string.Join(", ", p99s.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
+            Console.WriteLine("p50 ms: " + Join(p50s, "F2"));
+            Console.WriteLine("p99 ms: " + Join(p99s, "F2"));
             return 0;
         }
 
@@ -54,8 +55,8 @@ try
         {
             // Diagnostics: only decisions/s with 64 clients, --reps runs of --n submissions then --n decisions.
             var (decided, submitted) = await Bench.DecisionsOnlyAsync(env, IntOption("--reps", 3), IntOption("--n", 1000));
-            Console.WriteLine("decisions/s: " + string.Join(", ", decided.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
-            Console.WriteLine("submissions/s: " + string.Join(", ", submitted.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+            Console.WriteLine("decisions/s: " + Join(decided, "F1"));
+            Console.WriteLine("submissions/s: " + Join(submitted, "F1"));
             return 0;
         }
 
@@ -63,7 +64,7 @@ try
         {
             // Diagnostics: only full lifecycles/s with 32 clients, --reps runs of --n lifecycles.
             var rates = await Bench.LifecyclesOnlyAsync(env, IntOption("--reps", 3), IntOption("--n", 300));
-            Console.WriteLine("lifecycles/s: " + string.Join(", ", rates.Select(v => v.ToString("F1", CultureInfo.InvariantCulture))));
+            Console.WriteLine("lifecycles/s: " + Join(rates, "F1"));
             return 0;
         }
 

@@ -81,7 +81,7 @@ public sealed class DueWorkTests
         var h = await Harness.CreateAsync();
         await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT10S","action":"reject"}"""));
         var shard = DueWorkStore.ShardOf(Harness.Tenant, "crowd0");
-        var ids = Enumerable.Range(0, 2000).Select(i => "crowd" + i).Where(id => DueWorkStore.ShardOf(Harness.Tenant, id) == shard).Take(3).ToList();
+        var ids = Harness.IdsInShard("crowd", shard).Take(3).ToList();
         foreach (var id in ids)
         {
             await h.Runtime.Processor.SubmitAsync(Harness.Submit(id, "INV-" + id));

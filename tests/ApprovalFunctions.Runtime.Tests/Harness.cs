@@ -161,6 +161,10 @@ internal sealed class Harness
         return await Runtime.Definitions.PublishAsync(parsed.Definition! with { PublishedAt = Clock.GetUtcNow() });
     }
 
+    /// <summary>Request ids <paramref name="prefix"/>0, 1, … that fall in <paramref name="shard"/> of the due-work table, in order.</summary>
+    public static IEnumerable<string> IdsInShard(string prefix, int shard) =>
+        Enumerable.Range(0, 100_000).Select(i => prefix + i).Where(id => Storage.DueWorkStore.ShardOf(Tenant, id) == shard);
+
     public static Submitted Submit(string requestId, string recordId = "INV-1", string requester = "alice", string? recordJson = null)
     {
         using var doc = JsonDocument.Parse(recordJson ?? """{"amount":25000}""");

@@ -105,7 +105,7 @@ public sealed class PollerTests
         await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT3S","action":"reject"}"""));
         // Two requests of one shard: the signal keeps only a shard's earliest due time, so the second timer's is absorbed.
         var shard = DueWorkStore.ShardOf(Harness.Tenant, "first");
-        var second = Enumerable.Range(0, 1000).Select(i => "second" + i).First(id => DueWorkStore.ShardOf(Harness.Tenant, id) == shard);
+        var second = Harness.IdsInShard("second", shard).First();
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(2), maxInterval: TimeSpan.FromSeconds(4));
         await WithPollerAsync(poller, async () =>
         {
