@@ -1100,7 +1100,8 @@ public static class ApprovalEngine
     {
         var callback = state.Callback;
         if (callback.Status != CallbackStatus.Pending
-            || !string.Equals(callback.IdempotencyKey, failed.IdempotencyKey, StringComparison.Ordinal))
+            || !string.Equals(callback.IdempotencyKey, failed.IdempotencyKey, StringComparison.Ordinal)
+            || (failed.Round is { } round && round != callback.Round))
         {
             return NoOp(state);
         }
@@ -1136,9 +1137,9 @@ public static class ApprovalEngine
         }
 
         var work = Work.Start(state, definition, directory, now);
-        work.Callback = callback with { Status = CallbackStatus.Pending, Attempts = 0 };
+        work.Callback = callback with { Status = CallbackStatus.Pending, Attempts = 0, Round = callback.Round + 1 };
         work.Log(retry.Actor.UserId, null, "callback.retry", null, null, null);
-        work.Do(new DeliverCallback(callback.Outcome, callback.IdempotencyKey));
+        work.Do(new DeliverCallback(callback.Outcome, callback.IdempotencyKey, callback.Round + 1));
         return work.Result(retry.EventId);
     }
 

@@ -335,11 +335,38 @@ public sealed class LifecycleTests
         Assert.Equal(RefusalCode.Forbidden, run.Apply(new CallbackRetryRequested { EventId = "x", Actor = new Actor("alice") }).Refusal!.Code);
         run.Apply(new CallbackRetryRequested { EventId = "r", Actor = new Actor("root", true) });
         Assert.Equal(CallbackStatus.Pending, run.State.Callback.Status);
-        Assert.Equal([new DeliverCallback("approved", key)], run.Last.Intents);
+        Assert.Equal([new DeliverCallback("approved", key, Round: 1)], run.Last.Intents);
+        Assert.Equal(1, run.State.Callback.Round);
 
         run.Apply(new CallbackDelivered { EventId = "ok", Attempt = 1, IdempotencyKey = key });
         Assert.Equal(CallbackStatus.Delivered, run.State.Callback.Status);
         Assert.Equal(RefusalCode.InvalidState, run.Apply(new CallbackRetryRequested { EventId = "r2", Actor = new Actor("root", true) }).Refusal!.Code);
+        Assert.True(run.Verify().IsValid);
+    }
+
+    [Fact]
+    public void Callback_GiveUpFromTheRoundBeforeAnAdminRetry_IsIgnoredButTheRetriedRoundCanStillFail()
+    {
+        var run = WithCallback();
+        run.Approve("bob", "a");
+        var key = run.State.Callback.IdempotencyKey!;
+        Assert.Equal(0, run.State.Callback.Round);
+        run.Apply(new CallbackAttemptFailed { EventId = "f1", Attempt = 3, IdempotencyKey = key, Error = "503", GaveUp = true, Round = 0 });
+        run.Apply(new CallbackRetryRequested { EventId = "r", Actor = new Actor("root", true) });
+        var ledger = run.Ledger.Count;
+
+        // A second attempt of round 0 (another host, in flight across the retry) reports its give-up late.
+        var stale = run.Apply(new CallbackAttemptFailed { EventId = "f1b", Attempt = 3, IdempotencyKey = key, Error = "timeout", GaveUp = true, Round = 0 });
+        Assert.False(stale.Changed);
+        Assert.Equal(CallbackStatus.Pending, run.State.Callback.Status);
+        Assert.Equal(0, run.State.Callback.Attempts);
+        Assert.Equal(ledger, run.Ledger.Count);
+
+        // The retried round's own give-up counts, and so does an event without a round (recorded before rounds existed).
+        run.Apply(new CallbackAttemptFailed { EventId = "f2", Attempt = 1, IdempotencyKey = key, Error = "500", GaveUp = false });
+        Assert.Equal(1, run.State.Callback.Attempts);
+        run.Apply(new CallbackAttemptFailed { EventId = "f3", Attempt = 2, IdempotencyKey = key, Error = "500", GaveUp = true, Round = 1 });
+        Assert.Equal(CallbackStatus.Failed, run.State.Callback.Status);
         Assert.True(run.Verify().IsValid);
     }
 

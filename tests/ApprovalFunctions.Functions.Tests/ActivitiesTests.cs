@@ -144,6 +144,22 @@ public sealed class ActivitiesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyEventAsync_GiveUpOfTheRoundBeforeAnAdminRetry_LeavesTheRetriedRoundPendingWithItsRow()
+    {
+        var key = await ApproveAndGetCallbackKeyAsync();
+        await ApplyAsync(new CallbackAttemptFailed { EventId = "callback-failed:1", Attempt = 3, IdempotencyKey = key, Error = "HTTP 500", GaveUp = true, Round = 0 });
+        var retried = await ApplyAsync(new CallbackRetryRequested { EventId = "retry:1", Actor = new Actor("admin", IsAdmin: true) });
+        Assert.Contains(new DeliverCallback("approved", key, Round: 1), retried.Intents.Select(StateJson.DeserializeIntent));
+
+        // A give-up of round 0 reported again (an activity replayed after the retry) settles nothing and keeps the new row.
+        await ApplyAsync(new CallbackAttemptFailed { EventId = "callback-failed:1b", Attempt = 3, IdempotencyKey = key, Error = "HTTP 500", GaveUp = true, Round = 0 });
+
+        var state = (await _runtime.Requests.GetAsync(Tenant, "r1"))!.State;
+        Assert.Equal((CallbackStatus.Pending, 1), (state.Callback.Status, state.Callback.Round));
+        Assert.Equal(1, (await _runtime.Requests.GetOutboxAsync(Tenant, "r1", OutboxItem.CallbackRowKey(key)))!.Round);
+    }
+
+    [Fact]
     public async Task ApplyEventAsync_UnknownRequest_IsNotFoundAndFinishes()
     {
         var outcome = await _activities.ApplyEventAsync(

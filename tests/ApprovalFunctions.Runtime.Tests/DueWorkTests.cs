@@ -213,6 +213,48 @@ public sealed class DueWorkTests
     }
 
     [Fact]
+    public async Task ApplyAsync_GiveUpFromTheRoundBeforeAnAdminRetryArrivesLate_RetriedRoundKeepsItsRowAndIsDelivered()
+    {
+        var h = await Harness.CreateAsync();
+        var up = false;
+        using var target = new TestReceiver(_ => Volatile.Read(ref up) ? 200 : 500);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url, maxAttempts: 1)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("late"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", Harness.Approve("manager", "bob"));
+        const string key = "late:1:approved";
+        var rowKey = OutboxItem.CallbackRowKey(key);
+
+        // A second host read the round-0 row too, and its attempt is still in flight.
+        var secondHostRead = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "late", rowKey))!;
+        Assert.Equal(0, secondHostRead.Outbox[rowKey].Round);
+
+        // This host's attempt fails and gives up (maxAttempts 1); an admin retries: round 1, rewritten under the same key.
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        Assert.Equal(CallbackStatus.Failed, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
+        var retry = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", new CallbackRetryRequested { EventId = "retry-1", Actor = new Actor("admin", IsAdmin: true) });
+        Assert.Equal(ProcessStatus.Applied, retry.Status);
+        Assert.Equal(1, (await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "late", rowKey))!.Round);
+
+        // Now the second host's round-0 attempt gives up too, settling from what it read.
+        var late = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late",
+            new CallbackAttemptFailed { EventId = "cb:late:other:1:fail", Attempt = 1, IdempotencyKey = key, Error = "timeout", GaveUp = true, Round = 0 },
+            new OutboxRef(rowKey, 0), secondHostRead, default);
+
+        Assert.NotEqual(ProcessStatus.Applied, late.Status);
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State;
+        Assert.Equal((CallbackStatus.Pending, 1), (state.Callback.Status, state.Callback.Round));
+        var row = await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "late", rowKey);
+        Assert.NotNull(row);
+        Assert.Equal(1, row.Round);
+
+        Volatile.Write(ref up, true);
+        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
+        Assert.Equal(CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
+        Assert.Equal(2, target.Received.Count);
+        Assert.Empty(await OutboxRowsAsync(h, "late"));
+    }
+
+    [Fact]
     public async Task RunOnceAsync_CrashBetweenCommitAndProjection_ProjectRowRepairsIndexes()
     {
         var h = await Harness.CreateAsync();

@@ -61,9 +61,41 @@ public sealed class RequestStoreTests
         var again = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r1", rowKey))!;
         Assert.True(again.Outbox.ContainsKey(rowKey));
         var settled = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "r1",
-            new CallbackDelivered { EventId = "cb:r1:1:approved:1:1:ok", Attempt = 1, IdempotencyKey = "r1:1:approved" }, rowKey, again, default);
+            new CallbackDelivered { EventId = "cb:r1:1:approved:1:1:ok", Attempt = 1, IdempotencyKey = "r1:1:approved" }, new OutboxRef(rowKey, null), again, default);
         Assert.Equal(ProcessStatus.Applied, settled.Status);
         Assert.Equal(Engine.State.CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "r1"))!.State.Callback.Status);
+    }
+
+    [Fact]
+    public async Task DeleteOutboxAsync_RowRewrittenSinceItWasRead_LeftInPlaceAndAttemptNotRecordedOnIt()
+    {
+        // An admin retry rewrites a callback's outbox row under the same key; work on the version read before must not
+        // delete the new one or count its attempts.
+        using var target = new TestReceiver(_ => 200);
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage(callback: DueWorkTests.CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("r1"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "r1", Harness.Approve("manager", "bob"));
+        var rowKey = OutboxItem.CallbackRowKey("r1:1:approved");
+        var before = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "r1", rowKey))!;
+        var old = before.Outbox[rowKey];
+        Assert.NotNull(old.ETag);
+
+        var rewritten = await h.Runtime.Requests.CommitAsync(before, before.State, [], [old with { Round = 1, Attempts = 0 }], []);
+        var current = rewritten.Outbox[rowKey];
+        Assert.NotEqual(old.ETag, current.ETag);
+
+        await h.Runtime.Requests.RecordAttemptAsync(Harness.Tenant, "r1", old, 5, "stale");
+        Assert.False(await h.Runtime.Requests.DeleteOutboxAsync(Harness.Tenant, "r1", old));
+        var kept = await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "r1", rowKey);
+        Assert.Equal((1, 0, current.ETag), (kept!.Round, kept.Attempts, kept.ETag));
+
+        // The version written is the one the commit reported: work on it applies.
+        await h.Runtime.Requests.RecordAttemptAsync(Harness.Tenant, "r1", current, 1, "503");
+        var counted = (await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "r1", rowKey))!;
+        Assert.Equal(1, counted.Attempts);
+        Assert.True(await h.Runtime.Requests.DeleteOutboxAsync(Harness.Tenant, "r1", counted));
+        Assert.Null(await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "r1", rowKey));
     }
 
     [Fact]

@@ -166,6 +166,12 @@ public sealed record CallbackAttemptFailed : ApprovalEvent
     /// <summary>What went wrong (status code or exception message).</summary>
     public required string Error { get; init; }
 
+    /// <summary>
+    /// The callback round the attempt belonged to (<see cref="State.CallbackState.Round"/>); a failure from another round
+    /// is a no-op. Null matches any round (events recorded before rounds existed).
+    /// </summary>
+    public int? Round { get; init; }
+
     /// <summary>True when the retry policy is exhausted.</summary>
     public bool GaveUp { get; init; }
 }

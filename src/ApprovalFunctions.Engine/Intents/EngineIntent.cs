@@ -55,7 +55,9 @@ public sealed record Notify(NotificationKind Kind, string? StageId, IReadOnlyLis
 /// <summary>Deliver the signed outcome callback (first attempt, or an admin retry).</summary>
 /// <param name="Outcome">approved, rejected, expired or cancelled.</param>
 /// <param name="IdempotencyKey">Stable across every retry of this delivery.</param>
-public sealed record DeliverCallback(string Outcome, string IdempotencyKey) : EngineIntent;
+/// <param name="Round">Admin retries before this delivery (<see cref="State.CallbackState.Round"/>): a failure reported
+/// from an earlier round's attempt is ignored.</param>
+public sealed record DeliverCallback(string Outcome, string IdempotencyKey, int Round = 0) : EngineIntent;
 
 /// <summary>Emit an outbound event to subscriptions (API.md event names, e.g. <c>stage.activated</c>).</summary>
 /// <remarks>

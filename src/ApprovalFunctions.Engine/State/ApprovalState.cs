@@ -288,6 +288,12 @@ public sealed record CallbackState
     /// <summary>Stable across retries of the same delivery.</summary>
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>
+    /// Admin retries so far (0 for the first delivery). A failure counts only in the round its attempt belonged to, so a
+    /// give-up reported late by an attempt from before a retry cannot mark the retried callback failed.
+    /// </summary>
+    public int Round { get; init; }
+
     private readonly long _lastAttemptAt;
 
     /// <summary>When the last attempt was made.</summary>

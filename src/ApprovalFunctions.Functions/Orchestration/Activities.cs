@@ -33,23 +33,21 @@ public sealed partial class Activities(
     {
         ArgumentNullException.ThrowIfNull(input);
         var evt = StateJson.DeserializeEvent(input.Event);
-        var result = await processor.ApplyAsync(input.TenantId, input.RequestId, evt, ct).ConfigureAwait(false);
+        (string? Key, int? Round) settled = evt switch
+        {
+            CallbackDelivered delivered => (delivered.IdempotencyKey, null),
+            CallbackAttemptFailed { GaveUp: true } failed => (failed.IdempotencyKey, failed.Round),
+            _ => (null, null),
+        };
+
+        // A settled callback's outbox row goes in the same commit, as in the local runner (no crash can strand it, and an
+        // admin retry's rewrite of the row is never deleted by a settlement of the round before).
+        var result = settled.Key is null
+            ? await processor.ApplyAsync(input.TenantId, input.RequestId, evt, ct).ConfigureAwait(false)
+            : await processor.SettleAsync(input.TenantId, input.RequestId, evt, OutboxItem.CallbackRowKey(settled.Key), settled.Round, ct).ConfigureAwait(false);
         if (result.State is not { } state)
         {
             return ApplyOutcome.NotFound;
-        }
-
-        var settledKey = evt switch
-        {
-            CallbackDelivered delivered => delivered.IdempotencyKey,
-            CallbackAttemptFailed { GaveUp: true } failed => failed.IdempotencyKey,
-            _ => null,
-        };
-        if (settledKey is not null)
-        {
-            // The local runner drops the callback's outbox row in the same commit (an internal overload of ApplyAsync);
-            // here it goes right after. A crash in between leaves a row the maintenance sweep finds settled and drops.
-            await requests.DeleteOutboxAsync(input.TenantId, input.RequestId, OutboxItem.CallbackRowKey(settledKey), ct).ConfigureAwait(false);
         }
 
         var intents = result.Status == ProcessStatus.Applied
@@ -59,7 +57,7 @@ public sealed partial class Activities(
         {
             // A retry of this activity after its commit: the first run's intents are gone, but a pending callback must still
             // go out. Delivering is idempotent (the outbox row decides whether anything is left to send).
-            intents.Add(StateJson.SerializeIntent(new DeliverCallback(outcome, key)));
+            intents.Add(StateJson.SerializeIntent(new DeliverCallback(outcome, key, state.Callback.Round)));
         }
 
         var definition = state.Workflow is { } wf
@@ -97,7 +95,7 @@ public sealed partial class Activities(
         if (definition?.Callback is not { } callback)
         {
             // The version no longer has a callback to deliver to; the local runner drops such rows the same way.
-            await requests.DeleteOutboxAsync(input.TenantId, input.RequestId, rowKey, ct).ConfigureAwait(false);
+            await requests.DeleteOutboxAsync(input.TenantId, input.RequestId, outbox, ct).ConfigureAwait(false);
             return 0;
         }
 
@@ -120,7 +118,7 @@ public sealed partial class Activities(
         }
 
         // The attempt count and last error live on the outbox row (the callbacks list shows them) until the policy gives up.
-        await requests.RecordAttemptAsync(input.TenantId, input.RequestId, rowKey, attempt, result.Error, ct).ConfigureAwait(false);
+        await requests.RecordAttemptAsync(input.TenantId, input.RequestId, outbox, attempt, result.Error, ct).ConfigureAwait(false);
         LogFailed(logger, "callback", input.RequestId, attempt, result.Error);
         throw new CallbackDeliveryException($"Callback attempt {attempt} for request {input.RequestId} failed: {result.Error ?? "no 2xx"}");
     }
@@ -154,13 +152,13 @@ public sealed partial class Activities(
                 .ConfigureAwait(false);
             if (result.Delivered)
             {
-                await requests.DeleteOutboxAsync(input.TenantId, input.RequestId, rowKey, ct).ConfigureAwait(false);
+                await requests.DeleteOutboxAsync(input.TenantId, input.RequestId, outbox, ct).ConfigureAwait(false);
                 delivered++;
                 LogDelivered(logger, input.EventType, input.RequestId, outbox.Attempts + 1, result.StatusCode);
             }
             else
             {
-                await requests.RecordAttemptAsync(input.TenantId, input.RequestId, rowKey, outbox.Attempts + 1, result.Error, ct).ConfigureAwait(false);
+                await requests.RecordAttemptAsync(input.TenantId, input.RequestId, outbox, outbox.Attempts + 1, result.Error, ct).ConfigureAwait(false);
                 LogFailed(logger, input.EventType, input.RequestId, outbox.Attempts + 1, result.Error);
             }
         }

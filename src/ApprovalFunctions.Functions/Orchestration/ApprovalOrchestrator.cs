@@ -212,6 +212,7 @@ public static class ApprovalOrchestrator
                     IdempotencyKey = callback.IdempotencyKey,
                     Error = failure.FailureDetails.ErrorMessage,
                     GaveUp = true,
+                    Round = callback.Round,
                 };
             }
 

@@ -454,12 +454,12 @@ public sealed partial class DueWorkRunner
             if (isCallback)
             {
                 await _processor.ApplyAsync(item.TenantId, item.RequestId,
-                    new CallbackDelivered { EventId = eventBase + ":ok", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey }, outbox.RowKey, stored, ct)
+                    new CallbackDelivered { EventId = eventBase + ":ok", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey }, Ref(outbox), stored, ct)
                     .ConfigureAwait(false);
             }
             else
             {
-                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox, ct).ConfigureAwait(false);
             }
 
             _dueWork.DeleteSoon([item]);
@@ -473,22 +473,25 @@ public sealed partial class DueWorkRunner
         if (isCallback)
         {
             await _processor.ApplyAsync(item.TenantId, item.RequestId,
-                new CallbackAttemptFailed { EventId = eventBase + ":fail", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey, Error = error, GaveUp = gaveUp },
-                gaveUp ? outbox.RowKey : null, stored, ct).ConfigureAwait(false);
+                new CallbackAttemptFailed
+                {
+                    EventId = eventBase + ":fail", Attempt = attempt, IdempotencyKey = outbox.IdempotencyKey, Error = error, GaveUp = gaveUp, Round = outbox.Round,
+                },
+                gaveUp ? Ref(outbox) : null, stored, ct).ConfigureAwait(false);
         }
 
         if (gaveUp)
         {
             if (!isCallback)
             {
-                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+                await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox, ct).ConfigureAwait(false);
             }
 
             await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
             return;
         }
 
-        await _requests.RecordAttemptAsync(item.TenantId, item.RequestId, outbox.RowKey, attempt, error, ct).ConfigureAwait(false);
+        await _requests.RecordAttemptAsync(item.TenantId, item.RequestId, outbox, attempt, error, ct).ConfigureAwait(false);
         var delay = DeliveryBackoff.Next(attempt, policy.InitialBackoff, policy.MaxBackoff, _random());
         await _dueWork.RescheduleAsync(item, _time.GetUtcNow() + delay, ct).ConfigureAwait(false);
     }
@@ -519,10 +522,12 @@ public sealed partial class DueWorkRunner
         await _dueWork.RescheduleAsync(item with { Payload = seen }, recheck, ct).ConfigureAwait(false);
     }
 
+    private static OutboxRef Ref(OutboxItem outbox) => new(outbox.RowKey, outbox.Round);
+
     private async Task DropAsync(DueWorkItem item, OutboxItem outbox, CancellationToken ct)
     {
         LogOrphan(outbox.RowKey, item.RequestId);
-        await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox.RowKey, ct).ConfigureAwait(false);
+        await _requests.DeleteOutboxAsync(item.TenantId, item.RequestId, outbox, ct).ConfigureAwait(false);
         await _dueWork.DeleteAsync(item, ct).ConfigureAwait(false);
     }
 

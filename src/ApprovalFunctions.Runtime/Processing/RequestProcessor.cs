@@ -183,6 +183,19 @@ public sealed partial class RequestProcessor
         ApplyAsync(tenantId, requestId, evt, null, null, cancellationToken);
 
     /// <summary>
+    /// Applies an event that settles the delivery in outbox row <paramref name="outboxRowKey"/> (the callback acknowledged,
+    /// or given up) and removes that row in the same commit, so no crash can leave a settled row behind or a row lost
+    /// after an admin retry rewrote it. When the event changes nothing (settled elsewhere already) the row is deleted
+    /// as this call read it, unless it holds another <paramref name="round"/> of the callback than the one settled.
+    /// </summary>
+    public Task<ProcessResult> SettleAsync(string tenantId, string requestId, ApprovalEvent evt, string outboxRowKey, int? round = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outboxRowKey);
+        return ApplyAsync(tenantId, requestId, evt, new OutboxRef(outboxRowKey, round), null, cancellationToken);
+    }
+
+    /// <summary>
     /// Re-projects a request's indexes from its committed state (the repair a <c>project</c> due-work row asks for):
     /// writes every index row the state implies and deletes <paramref name="staleJson"/>'s rows it no longer implies.
     /// </summary>
@@ -201,9 +214,14 @@ public sealed partial class RequestProcessor
         LogReprojected(requestId, desired.Count, deletes.Count);
     }
 
-    internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, string? removeOutboxRowKey, StoredRequest? preloaded,
+    /// <summary>
+    /// Applies <paramref name="evt"/>; when it settles a delivery, <paramref name="settles"/> names the outbox row (and the
+    /// round the deliverer worked on, if known) that goes with the commit. <paramref name="preloaded"/> stands in for the first read.
+    /// </summary>
+    internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, OutboxRef? settles, StoredRequest? preloaded,
         CancellationToken cancellationToken)
     {
+        var removeOutboxRowKey = settles?.RowKey;
         ArgumentNullException.ThrowIfNull(evt);
         using var activity = RuntimeTelemetry.Source.StartActivity("approvals.apply");
         activity?.SetTag("approvals.request_id", requestId);
@@ -269,9 +287,11 @@ public sealed partial class RequestProcessor
 
             if (!result.Changed)
             {
-                if (removeOutboxRowKey is not null && current.Outbox.ContainsKey(removeOutboxRowKey))
+                if (settles is { } done && current.Outbox.TryGetValue(done.RowKey, out var read) && (done.Round is null || done.Round == read.Round))
                 {
-                    await _requests.DeleteOutboxAsync(tenantId, requestId, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
+                    // Nothing to settle (another process did): drop the row, as just read (its ETag). A row of another
+                    // round (an admin retry rewrote it under the same key) is not this delivery's to drop.
+                    await _requests.DeleteOutboxAsync(tenantId, requestId, read, cancellationToken).ConfigureAwait(false);
                 }
 
                 return ProcessResult.From(result, state);
@@ -392,7 +412,7 @@ public sealed partial class RequestProcessor
                     // A body too large for its own row (a huge record) is built from the committed state at delivery instead.
                     var body = CallbackBody(state, callback.Outcome);
                     outbox.Add(new OutboxItem(OutboxItem.CallbackRowKey(callback.IdempotencyKey), OutboxItem.CallbackKind, callback.IdempotencyKey, null,
-                        callback.Outcome, body.Length > MaxInlineBody ? "" : body, now.UtcTicks, 0, definition.Id, definition.Version));
+                        callback.Outcome, body.Length > MaxInlineBody ? "" : body, now.UtcTicks, 0, definition.Id, definition.Version, callback.Round));
                     break;
                 case EmitEvent emit:
                     string? emitKey = null; // formatted once, and only when a subscription wants the event
@@ -609,3 +629,6 @@ public sealed partial class RequestProcessor
         IReadOnlyList<ManifestRow> Stale,
         IReadOnlyList<DueWorkItem> Project);
 }
+
+/// <summary>An outbox row an event settles: its key, and the callback round the deliverer worked on (null: any round).</summary>
+internal readonly record struct OutboxRef(string RowKey, int? Round);

@@ -44,9 +44,16 @@ public sealed record StoredRequest(ApprovalState State, string ETag, long Versio
 /// <param name="Attempts">Attempts made so far.</param>
 /// <param name="WorkflowId">The callback's workflow (its URL, secret and retry policy), for callbacks.</param>
 /// <param name="WorkflowVersion">The callback's workflow version.</param>
+/// <param name="Round">The callback's round (admin retries before it, <see cref="CallbackState.Round"/>); 0 for events.</param>
 public sealed record OutboxItem(string RowKey, string Kind, string IdempotencyKey, string? Target, string EventType, string Body, long Cycle, int Attempts,
-    string? WorkflowId = null, int WorkflowVersion = 0)
+    string? WorkflowId = null, int WorkflowVersion = 0, int Round = 0)
 {
+    /// <summary>
+    /// The row's ETag as read or written (null for an item not yet committed). Deletes and attempt records match it, so an
+    /// admin retry that rewrote the row (same key, next round) is never undone by work on the row it replaced.
+    /// </summary>
+    public string? ETag { get; init; }
+
     /// <summary>The outcome callback.</summary>
     public const string CallbackKind = "callback";
 
@@ -264,21 +271,26 @@ public sealed class RequestStore
         return WriteAsync(current, state, ledger, addOutbox, removeOutbox, null, cancellationToken);
     }
 
-    /// <summary>Records one more delivery attempt on an outbox row (unconditional merge).</summary>
-    public async Task RecordAttemptAsync(string tenantId, string requestId, string outboxRowKey, int attempts, string? lastError, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Records one more delivery attempt on an outbox row, merged into the version read (If-Match its
+    /// <see cref="OutboxItem.ETag"/>). Nothing is recorded when the row is gone (delivered or removed meanwhile) or was
+    /// rewritten since (another attempt recorded first, or an admin retry started the next round with its own count).
+    /// </summary>
+    public async Task RecordAttemptAsync(string tenantId, string requestId, OutboxItem item, int attempts, string? lastError, CancellationToken cancellationToken = default)
     {
-        var entity = new TableEntity(Keys.Request(tenantId, requestId), outboxRowKey)
+        ArgumentNullException.ThrowIfNull(item);
+        var entity = new TableEntity(Keys.Request(tenantId, requestId), item.RowKey)
         {
             ["Attempts"] = attempts,
             ["LastError"] = lastError is null ? null : (lastError.Length > 1000 ? lastError[..1000] : lastError),
         };
         try
         {
-            await _table.UpdateAsync(entity, "*", TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+            await _table.UpdateAsync(entity, item.ETag ?? "*", TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         }
-        catch (TableException ex) when (ex.Kind == TableErrorKind.NotFound)
+        catch (TableException ex) when (ex.Kind is TableErrorKind.NotFound or TableErrorKind.PreconditionFailed)
         {
-            // Delivered or removed meanwhile: nothing to record.
+            // Nothing to record on a row that is gone or no longer the one this attempt was made for.
         }
     }
 
@@ -289,9 +301,23 @@ public sealed class RequestStore
         return row is null ? null : ReadOutbox(row);
     }
 
-    /// <summary>Deletes one outbox row (missing is fine).</summary>
-    public Task DeleteOutboxAsync(string tenantId, string requestId, string outboxRowKey, CancellationToken cancellationToken = default) =>
-        _table.DeleteAsync(Keys.Request(tenantId, requestId), outboxRowKey, "*", cancellationToken);
+    /// <summary>
+    /// Deletes an outbox row as it was read (If-Match its <see cref="OutboxItem.ETag"/>). Missing is fine; false when the row
+    /// was rewritten since (an admin retry put the callback's next round under the same key), which is left alone.
+    /// </summary>
+    public async Task<bool> DeleteOutboxAsync(string tenantId, string requestId, OutboxItem item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        try
+        {
+            await _table.DeleteAsync(Keys.Request(tenantId, requestId), item.RowKey, item.ETag ?? "*", cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TableException ex) when (ex.Kind == TableErrorKind.PreconditionFailed)
+        {
+            return false;
+        }
+    }
 
     internal async Task<StoredRequest> WriteAsync(StoredRequest? current, ApprovalState state, IReadOnlyList<LedgerEntry> ledger,
         IReadOnlyList<OutboxItem> addOutbox, IReadOnlyList<string> removeOutbox, IReadOnlyList<ManifestRow>? manifest, CancellationToken cancellationToken)
@@ -388,6 +414,7 @@ public sealed class RequestStore
         }
 
         var removed = new HashSet<string>(removeOutbox, StringComparer.Ordinal);
+        var firstOutbox = actions.Count;
         foreach (var item in addOutbox)
         {
             removed.Remove(item.RowKey);
@@ -396,10 +423,11 @@ public sealed class RequestStore
 
         foreach (var rowKey in removed)
         {
-            // Only rows known to exist: a delete of a missing row fails the whole transaction.
-            if (current is not null && current.Outbox.ContainsKey(rowKey))
+            // Only rows known to exist (a delete of a missing row fails the whole transaction), and only the version read:
+            // a row rewritten since (an admin retry's next round) fails the commit with 412, and the caller reads again.
+            if (current is not null && current.Outbox.TryGetValue(rowKey, out var read))
             {
-                actions.Add(TableTransactionAction.Delete(pk, rowKey));
+                actions.Add(TableTransactionAction.Delete(pk, rowKey, read.ETag ?? "*"));
             }
         }
 
@@ -425,9 +453,9 @@ public sealed class RequestStore
             outbox.Remove(key);
         }
 
-        foreach (var item in addOutbox)
+        for (var i = 0; i < addOutbox.Count; i++)
         {
-            outbox[item.RowKey] = item;
+            outbox[addOutbox[i].RowKey] = addOutbox[i] with { ETag = etags[firstOutbox + i] };
         }
 
         return new StoredRequest(state, etags[0]!, version)
@@ -463,6 +491,7 @@ public sealed class RequestStore
             ["Attempts"] = item.Attempts,
             ["WorkflowId"] = item.WorkflowId,
             ["WorkflowVersion"] = item.WorkflowVersion,
+            ["Round"] = item.Round,
         };
         Chunks.Write(entity, "B", item.Body);
         return entity;
@@ -478,5 +507,9 @@ public sealed class RequestStore
         row.GetInt64("Cycle") ?? 0,
         row.GetInt32("Attempts") ?? 0,
         row.GetString("WorkflowId"),
-        row.GetInt32("WorkflowVersion") ?? 0);
+        row.GetInt32("WorkflowVersion") ?? 0,
+        row.GetInt32("Round") ?? 0)
+    {
+        ETag = row.ETag,
+    };
 }
