@@ -167,6 +167,54 @@ public sealed class RequestStoreTests
     }
 
     [Fact]
+    public async Task GetLedgerAsync_RowsOfOneEntryFromEarlierVersionsBesideRowsOfACommit_ReadInOrderAndVerify()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("mixed"));
+        var pk = Keys.Request(Harness.Tenant, "mixed");
+        var submitted = await h.Runtime.Requests.GetLedgerAsync(Harness.Tenant, "mixed");
+        Assert.Equal(2, submitted.Count);
+
+        // Rewrite the submit's row as an earlier version stored it: one entry per row.
+        await h.Runtime.Tables.Requests.DeleteAsync(pk, "mixed|ledger|000000000001");
+        foreach (var entry in submitted)
+        {
+            var row = new TableEntity(pk, "mixed|ledger|" + entry.Sequence.ToString("D12", System.Globalization.CultureInfo.InvariantCulture));
+            Chunks.Write(row, "L", Engine.State.StateJson.SerializeLedgerEntry(entry));
+            await h.Runtime.Tables.Requests.InsertAsync(row);
+        }
+
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "mixed", Harness.Approve("manager", "bob"));
+        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "mixed"))!.State;
+        var ledger = await h.Runtime.Requests.GetLedgerAsync(Harness.Tenant, "mixed");
+
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => (long)i), ledger.Select(e => e.Sequence));
+        Assert.Equal(submitted, ledger.Take(2));
+        Assert.True(LedgerChain.Verify(Harness.Tenant, "mixed", ledger, state.LedgerHead).IsValid);
+    }
+
+    [Fact]
+    public void LedgerRows_EntriesPastOneEntitysSize_SplitIntoRowsKeyedByTheirFirstSequence()
+    {
+        var comment = new string('c', 200_000);
+        var entries = new List<LedgerEntry>();
+        var previous = LedgerChain.Genesis("t", "r");
+        for (var i = 1; i <= 5; i++)
+        {
+            var entry = LedgerChain.Append(previous, i, DateTimeOffset.UnixEpoch, "u", null, "comment", null, comment, null, 1);
+            entries.Add(entry);
+            previous = entry.Hash;
+        }
+
+        var rows = RequestStore.LedgerRows(entries).ToList();
+
+        Assert.Equal([1L, 3L, 5L], rows.Select(r => r.First));
+        Assert.All(rows, r => Assert.True(r.Json.Length <= Chunks.MaxCharsPerEntity, $"row of {r.Json.Length} chars"));
+        Assert.Equal(entries, rows.SelectMany(r => Engine.State.StateJson.DeserializeLedgerEntries(r.Json)));
+    }
+
+    [Fact]
     public async Task Layout_EveryRowKeyOfARequestStartsWithItsId_AndACommitReadsOneRow()
     {
         var h = await Harness.CreateAsync();
@@ -182,7 +230,8 @@ public sealed class RequestStoreTests
         }
 
         Assert.Contains("r-keys|state", keys);
-        Assert.Contains("r-keys|ledger|000000000001", keys);
+        // One ledger row per commit: the submit's entries (1, 2) and the approval's (3 to 5).
+        Assert.Equal(["r-keys|ledger|000000000001", "r-keys|ledger|000000000003"], keys.Where(k => k.Contains("|ledger|", StringComparison.Ordinal)));
         Assert.DoesNotContain("r-keys|manifest", keys); // the manifest rides in the state row
         Assert.All(keys, k => Assert.StartsWith("r-keys|", k, StringComparison.Ordinal));
 

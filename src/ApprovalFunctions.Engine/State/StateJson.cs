@@ -53,6 +53,11 @@ public static class StateJson
     public static LedgerEntry DeserializeLedgerEntry(string json) =>
         JsonSerializer.Deserialize(json, Info<LedgerEntry>()) ?? throw new JsonException("the ledger entry is null");
 
+    /// <summary>Deserializes a JSON array of ledger entries.</summary>
+    /// <exception cref="JsonException">The text is not a valid array of entries.</exception>
+    public static List<LedgerEntry> DeserializeLedgerEntries(string json) =>
+        JsonSerializer.Deserialize(json, Info<List<LedgerEntry>>()) ?? throw new JsonException("the ledger entries are null");
+
     /// <summary>Serializes a timer key.</summary>
     public static string SerializeTimer(TimerKey timer) => JsonSerializer.Serialize(timer, Info<TimerKey>());
 

@@ -246,7 +246,16 @@ public sealed class RequestStore
         var entries = new List<LedgerEntry>();
         await foreach (var row in _table.QueryAsync(TableFilter.RowKeyStartsWith(pk, Prefix(requestId) + LedgerPrefix), cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            entries.Add(StateJson.DeserializeLedgerEntry(Chunks.Read(row, "L") ?? "null"));
+            // A row holds the entries of one commit as an array; rows written before that hold one entry each.
+            var json = Chunks.Read(row, "L") ?? "null";
+            if (json.StartsWith('['))
+            {
+                entries.AddRange(StateJson.DeserializeLedgerEntries(json));
+            }
+            else
+            {
+                entries.Add(StateJson.DeserializeLedgerEntry(json));
+            }
         }
 
         return entries;
@@ -406,10 +415,10 @@ public sealed class RequestStore
             actions.Add(TableTransactionAction.Delete(pk, SpillKey(prefix, part)));
         }
 
-        foreach (var entry in ledger)
+        foreach (var (first, entries) in LedgerRows(ledger))
         {
-            var entity = new TableEntity(pk, LedgerKey(prefix, entry.Sequence));
-            Chunks.Write(entity, "L", StateJson.SerializeLedgerEntry(entry));
+            var entity = new TableEntity(pk, LedgerKey(prefix, first));
+            Chunks.Write(entity, "L", entries);
             actions.Add(TableTransactionAction.Add(entity));
         }
 
@@ -476,6 +485,44 @@ public sealed class RequestStore
 
     private static string ManifestKey(string prefix, int part) =>
         prefix + ManifestRowKey + (part == 0 ? "" : "|" + part.ToString("D3", CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// The ledger rows of one commit: its entries (consecutive sequences) as JSON arrays, as many to a row as fit one
+    /// entity, each row keyed by its first sequence. A decision's three or so entries then cost one row operation in the
+    /// commit's transaction, not three; the rows are still only ever added, and a racing commit from the same state
+    /// collides on the first row's key (409).
+    /// </summary>
+    internal static IEnumerable<(long First, string Json)> LedgerRows(IReadOnlyList<LedgerEntry> ledger)
+    {
+        var row = new StringBuilder();
+        long first = 0;
+        foreach (var entry in ledger)
+        {
+            var json = StateJson.SerializeLedgerEntry(entry);
+            if (row.Length > 0 && row.Length + 1 + json.Length + 1 > Chunks.MaxCharsPerEntity)
+            {
+                yield return (first, row.Append(']').ToString());
+                row.Clear();
+            }
+
+            if (row.Length == 0)
+            {
+                first = entry.Sequence;
+                row.Append('[');
+            }
+            else
+            {
+                row.Append(',');
+            }
+
+            row.Append(json);
+        }
+
+        if (row.Length > 0)
+        {
+            yield return (first, row.Append(']').ToString());
+        }
+    }
 
     private static string LedgerKey(string prefix, long sequence) => prefix + LedgerPrefix + sequence.ToString("D12", CultureInfo.InvariantCulture);
 
