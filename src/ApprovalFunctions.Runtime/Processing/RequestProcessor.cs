@@ -364,7 +364,8 @@ public sealed partial class RequestProcessor
             // New deliveries go with what they need, so a poller holding the shard starts them without reading anything.
             foreach (var row in plan.DueRows)
             {
-                if (row.Kind == DueWorkItem.OutboxKind && !SimulateCrashAfterCommit && plan.AddOutbox.FirstOrDefault(o => o.RowKey == row.Key) is { } outbox)
+                // The committed outbox item carries the ETag the commit gave its row (deletes and attempt counts match it).
+                if (row.Kind == DueWorkItem.OutboxKind && !SimulateCrashAfterCommit && stored.Outbox.TryGetValue(row.Key, out var outbox))
                 {
                     _signal.Offer(new OfferedDelivery(row, stored, outbox));
                 }
