@@ -213,45 +213,40 @@ public sealed class DueWorkTests
     }
 
     [Fact]
-    public async Task ApplyAsync_GiveUpFromTheRoundBeforeAnAdminRetryArrivesLate_RetriedRoundKeepsItsRowAndIsDelivered()
+    public async Task RunAllOnceAsync_SecondHostGivesUpOnTheRoundBeforeAnAdminRetry_RetriedRoundKeepsItsRowAndIsDelivered()
     {
-        var h = await Harness.CreateAsync();
-        var up = false;
-        using var target = new TestReceiver(_ => Volatile.Read(ref up) ? 200 : 500);
-        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url, maxAttempts: 1)));
-        await h.Runtime.Processor.SubmitAsync(Harness.Submit("late"));
-        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", Harness.Approve("manager", "bob"));
-        const string key = "late:1:approved";
-        var rowKey = OutboxItem.CallbackRowKey(key);
+        // Attempts 1 and 2 fail (one per host), the third succeeds; every workflow attempt budget is 1.
+        using var target = new TestReceiver(n => n <= 2 ? 500 : 200);
+        var a = await Harness.CreateAsync();
+        await a.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url, maxAttempts: 1)));
+        await a.Runtime.Processor.SubmitAsync(Harness.Submit("late"));
+        await a.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", Harness.Approve("manager", "bob"));
+        var rowKey = OutboxItem.CallbackRowKey("late:1:approved");
 
-        // A second host read the round-0 row too, and its attempt is still in flight.
-        var secondHostRead = (await h.Runtime.Requests.LoadAsync(Harness.Tenant, "late", rowKey))!;
-        Assert.Equal(0, secondHostRead.Outbox[rowKey].Round);
+        // Host B starts delivering round 0: right after it read the outbox row, host A makes its own attempt, gives up,
+        // and an admin retries (round 1, rewritten under the same key). Then B's attempt fails and gives up too.
+        var between = new BetweenRequestsPolicy { When = "outbox" };
+        var b = await Harness.CreateAsync(a.Hub, a.Clock, between);
+        between.Then = async () =>
+        {
+            await a.Runtime.Runner.RunAllOnceAsync(a.Clock.GetUtcNow());
+            Assert.Equal(CallbackStatus.Failed, (await a.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
+            a.Clock.Advance(TimeSpan.FromSeconds(1)); // the retry's due row is its own (a due row's key holds its due time)
+            var retry = await a.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", new CallbackRetryRequested { EventId = "retry-1", Actor = new Actor("admin", IsAdmin: true) });
+            Assert.Equal(ProcessStatus.Applied, retry.Status);
+        };
+        await b.Runtime.Runner.RunAllOnceAsync(a.Clock.GetUtcNow());
 
-        // This host's attempt fails and gives up (maxAttempts 1); an admin retries: round 1, rewritten under the same key.
-        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
-        Assert.Equal(CallbackStatus.Failed, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
-        var retry = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late", new CallbackRetryRequested { EventId = "retry-1", Actor = new Actor("admin", IsAdmin: true) });
-        Assert.Equal(ProcessStatus.Applied, retry.Status);
-        Assert.Equal(1, (await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "late", rowKey))!.Round);
-
-        // Now the second host's round-0 attempt gives up too, settling from what it read.
-        var late = await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "late",
-            new CallbackAttemptFailed { EventId = "cb:late:other:1:fail", Attempt = 1, IdempotencyKey = key, Error = "timeout", GaveUp = true, Round = 0 },
-            new OutboxRef(rowKey, 0), secondHostRead, default);
-
-        Assert.NotEqual(ProcessStatus.Applied, late.Status);
-        var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State;
-        Assert.Equal((CallbackStatus.Pending, 1), (state.Callback.Status, state.Callback.Round));
-        var row = await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "late", rowKey);
-        Assert.NotNull(row);
-        Assert.Equal(1, row.Round);
-
-        Volatile.Write(ref up, true);
-        await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
-        Assert.Equal(CallbackStatus.Delivered, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
+        Assert.True(between.Fired);
         Assert.Equal(2, target.Received.Count);
-        Assert.Empty(await OutboxRowsAsync(h, "late"));
+        var state = (await a.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State;
+        Assert.Equal((CallbackStatus.Pending, 1), (state.Callback.Status, state.Callback.Round));
+        Assert.Equal(1, (await a.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "late", rowKey))!.Round);
+
+        await a.Runtime.Runner.RunAllOnceAsync(a.Clock.GetUtcNow());
+        Assert.Equal(CallbackStatus.Delivered, (await a.Runtime.Requests.GetAsync(Harness.Tenant, "late"))!.State.Callback.Status);
+        Assert.Equal(3, target.Received.Count);
+        Assert.Empty(await OutboxRowsAsync(a, "late"));
     }
 
     [Fact]

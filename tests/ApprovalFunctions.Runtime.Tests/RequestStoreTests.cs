@@ -90,6 +90,11 @@ public sealed class RequestStoreTests
         var kept = await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "r1", rowKey);
         Assert.Equal((1, 0, current.ETag), (kept!.Round, kept.Attempts, kept.ETag));
 
+        // A commit that would remove the row as first read fails (412) rather than delete the rewritten one.
+        var readBefore = rewritten with { Outbox = new Dictionary<string, OutboxItem>(StringComparer.Ordinal) { [rowKey] = old } };
+        var stale = await Assert.ThrowsAsync<TableException>(() => h.Runtime.Requests.CommitAsync(readBefore, rewritten.State, [], [], [rowKey]));
+        Assert.Equal(TableErrorKind.PreconditionFailed, stale.Kind);
+
         // The version written is the one the commit reported: work on it applies.
         await h.Runtime.Requests.RecordAttemptAsync(Harness.Tenant, "r1", current, 1, "503");
         var counted = (await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "r1", rowKey))!;

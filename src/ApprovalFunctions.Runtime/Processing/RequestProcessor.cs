@@ -287,11 +287,9 @@ public sealed partial class RequestProcessor
 
             if (!result.Changed)
             {
-                if (settles is { } done && current.Outbox.TryGetValue(done.RowKey, out var read) && (done.Round is null || done.Round == read.Round))
+                if (settles is { } done && current.Outbox.TryGetValue(done.RowKey, out var read))
                 {
-                    // Nothing to settle (another process did): drop the row, as just read (its ETag). A row of another
-                    // round (an admin retry rewrote it under the same key) is not this delivery's to drop.
-                    await _requests.DeleteOutboxAsync(tenantId, requestId, read, cancellationToken).ConfigureAwait(false);
+                    await DropSettledAsync(tenantId, requestId, done, read, cancellationToken).ConfigureAwait(false);
                 }
 
                 return ProcessResult.From(result, state);
@@ -517,6 +515,24 @@ public sealed partial class RequestProcessor
     }
 
     /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>
+    /// <summary>
+    /// A settling event found nothing to settle (another process did): drop the row, as read (its ETag). A row of another
+    /// round (an admin retry rewrote it under the same key) is not this delivery's to drop; a row changed since but of the
+    /// same round (an attempt counted elsewhere) is read again and dropped, so no settled row outlives its due row.
+    /// </summary>
+    private async Task DropSettledAsync(string tenantId, string requestId, OutboxRef done, OutboxItem? read, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxCommitAttempts && read is not null && (done.Round is null || done.Round == read.Round); attempt++)
+        {
+            if (await _requests.DeleteOutboxAsync(tenantId, requestId, read, cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            read = await _requests.GetOutboxAsync(tenantId, requestId, done.RowKey, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     internal static string CallbackBody(ApprovalState state, string outcome) => Json(w =>
     {
         w.WriteString("approvalId", state.Id);

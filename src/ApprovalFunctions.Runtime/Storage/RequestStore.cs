@@ -54,6 +54,15 @@ public sealed record OutboxItem(string RowKey, string Kind, string IdempotencyKe
     /// </summary>
     public string? ETag { get; init; }
 
+    /// <summary>
+    /// The If-Match for deleting or counting an attempt on this row: a callback's ETag (its row is rewritten under the same
+    /// key by an admin retry), any version for an event (its key names one emission, so its row is never rewritten).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A callback item that was not read or written with its ETag.</exception>
+    internal string IfMatch => Kind != CallbackKind
+        ? "*"
+        : ETag ?? throw new InvalidOperationException($"Outbox row {RowKey}: a callback row is only changed with the ETag it was read or written with.");
+
     /// <summary>The outcome callback.</summary>
     public const string CallbackKind = "callback";
 
@@ -281,9 +290,9 @@ public sealed class RequestStore
     }
 
     /// <summary>
-    /// Records one more delivery attempt on an outbox row, merged into the version read (If-Match its
-    /// <see cref="OutboxItem.ETag"/>). Nothing is recorded when the row is gone (delivered or removed meanwhile) or was
-    /// rewritten since (another attempt recorded first, or an admin retry started the next round with its own count).
+    /// Records one more delivery attempt on an outbox row, merged into the version read (a callback's If-Match its
+    /// <see cref="OutboxItem.ETag"/>). Nothing is recorded when the row is gone (delivered or removed meanwhile) or a
+    /// callback's row was changed since (another attempt recorded first, or an admin retry started the next round with its own count).
     /// </summary>
     public async Task RecordAttemptAsync(string tenantId, string requestId, OutboxItem item, int attempts, string? lastError, CancellationToken cancellationToken = default)
     {
@@ -295,7 +304,7 @@ public sealed class RequestStore
         };
         try
         {
-            await _table.UpdateAsync(entity, item.ETag ?? "*", TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+            await _table.UpdateAsync(entity, item.IfMatch, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         }
         catch (TableException ex) when (ex.Kind is TableErrorKind.NotFound or TableErrorKind.PreconditionFailed)
         {
@@ -311,15 +320,16 @@ public sealed class RequestStore
     }
 
     /// <summary>
-    /// Deletes an outbox row as it was read (If-Match its <see cref="OutboxItem.ETag"/>). Missing is fine; false when the row
-    /// was rewritten since (an admin retry put the callback's next round under the same key), which is left alone.
+    /// Deletes an outbox row as it was read (a callback's If-Match its <see cref="OutboxItem.ETag"/>). Missing is fine; false
+    /// when a callback's row was changed since (an attempt counted, or an admin retry's next round under the same key), which
+    /// is left alone.
     /// </summary>
     public async Task<bool> DeleteOutboxAsync(string tenantId, string requestId, OutboxItem item, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(item);
         try
         {
-            await _table.DeleteAsync(Keys.Request(tenantId, requestId), item.RowKey, item.ETag ?? "*", cancellationToken).ConfigureAwait(false);
+            await _table.DeleteAsync(Keys.Request(tenantId, requestId), item.RowKey, item.IfMatch, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (TableException ex) when (ex.Kind == TableErrorKind.PreconditionFailed)
@@ -436,7 +446,7 @@ public sealed class RequestStore
             // a row rewritten since (an admin retry's next round) fails the commit with 412, and the caller reads again.
             if (current is not null && current.Outbox.TryGetValue(rowKey, out var read))
             {
-                actions.Add(TableTransactionAction.Delete(pk, rowKey, read.ETag ?? "*"));
+                actions.Add(TableTransactionAction.Delete(pk, rowKey, read.IfMatch));
             }
         }
 
