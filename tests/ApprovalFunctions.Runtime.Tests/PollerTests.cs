@@ -50,6 +50,68 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task RunAsync_LoopStuckInAShardQuery_CallbackCommittedHereStillStartsAtOnce()
+    {
+        using var target = new TestReceiver(_ => 200);
+        var stall = new StallDueWorkQueries { Stall = TimeSpan.FromSeconds(8) };
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true), extraPolicy: stall);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromSeconds(60), maxInterval: TimeSpan.FromSeconds(60));
+        await WithPollerAsync(poller, async () =>
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("stuck"));
+            await Task.Delay(200); // the submit's own wake-up has been handled
+
+            // The loop wakes for another shard and sits in that shard's query (a slow or overloaded store).
+            stall.Armed = true;
+            h.Runtime.Signal.Notify((DueWorkStore.ShardOf(Harness.Tenant, "stuck") + 1) % DueWorkStore.ShardCount, h.Clock.GetUtcNow());
+            await stall.Started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            var sw = Stopwatch.StartNew();
+            await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "stuck", Harness.Approve("manager", "bob"));
+            await WaitAsync(() => target.Received.Count == 1, "the callback");
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(4), $"the callback waited {sw.Elapsed} for the loop");
+            Assert.False(stall.Finished, "the loop's query was still stalled when the callback went out");
+        });
+    }
+
+    /// <summary>Holds due-work shard queries (once armed) for <see cref="Stall"/>, as a store under heavy load might.</summary>
+    private sealed class StallDueWorkQueries : Azure.Core.Pipeline.HttpPipelinePolicy
+    {
+        private int _finished;
+
+        public volatile bool Armed;
+
+        public TimeSpan Stall { get; init; }
+
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Finished => Volatile.Read(ref _finished) == 1;
+
+        public override void Process(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("the table client is used asynchronously");
+
+        public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
+        {
+            if (Armed && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal)
+                && Started.TrySetResult())
+            {
+                try
+                {
+                    await Task.Delay(Stall, message.CancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Volatile.Write(ref _finished, 1);
+                }
+            }
+
+            await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+        }
+    }
+
+    [Fact]
     public async Task StartOffered_ItemAPollAlreadyDelivered_IsNotSentAgainFromTheCommitsSnapshot()
     {
         var h = await Harness.CreateAsync();

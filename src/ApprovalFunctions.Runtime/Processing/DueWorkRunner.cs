@@ -222,6 +222,9 @@ public sealed partial class DueWorkRunner
         return DeliverInBackgroundAsync(item, key, done, cancellationToken, offer);
     }
 
+    /// <summary>Deliveries started and not yet finished (running, or waiting for a slot).</summary>
+    internal int DeliveriesInFlight => _inFlight.Count;
+
     /// <summary>Waits for every delivery this runner has in flight (a host drains before releasing its leases).</summary>
     public Task DrainAsync() => Task.WhenAll(_inFlight.Values.Select(v => v.Done).Concat(_timersInFlight.Values).ToArray());
 
@@ -571,6 +574,11 @@ public sealed partial class DueWorkPoller
     private static readonly Task Never = new TaskCompletionSource().Task;
     private readonly ShardLease?[] _held = new ShardLease?[DueWorkStore.ShardCount];
 
+    // Orders offers started on committing threads against a shard handed over (or the poller stopping): a delivery is
+    // either started while the shard is still held, so the hand-over sees it in flight and waits, or not at all.
+    private readonly Lock _heldGate = new();
+    private bool _stopping;
+
     /// <summary>
     /// Creates the poller; <paramref name="owner"/> identifies this process in the lease table. <paramref name="interval"/>
     /// (default 1 s) is how soon an empty shard is polled again, <paramref name="maxInterval"/> (default: the interval)
@@ -685,7 +693,22 @@ public sealed partial class DueWorkPoller
         // Timers the last poll of each shard saw coming within its look-ahead: started from here when due.
         var timers = new IReadOnlyList<DueWorkItem>[DueWorkStore.ShardCount];
         Array.Fill(timers, Array.Empty<DueWorkItem>());
-        _signal?.AttachPoller();
+        // Deliveries this process commits, in shards it holds, start from the committing thread with what the commit
+        // handed over; others are left to the shard's owner, which finds their rows by polling.
+        Func<OfferedDelivery, bool> starter = offer =>
+        {
+            lock (_heldGate)
+            {
+                if (_stopping || cancellationToken.IsCancellationRequested || _held[offer.Item.Shard] is not { } held || held.ExpiresAt <= _time.GetUtcNow())
+                {
+                    return true; // not this process's to start
+                }
+
+                // Bounded like the offer queue: past it (a slow or unreachable target holding every slot), a poll finds the row.
+                return _runner.DeliveriesInFlight < DueWorkSignal.MaxOffers && _runner.StartOffered(offer, cancellationToken);
+            }
+        };
+        _signal?.AttachPoller(starter);
 
         try
         {
@@ -839,7 +862,12 @@ public sealed partial class DueWorkPoller
         }
         finally
         {
-            _signal?.DetachPoller();
+            lock (_heldGate)
+            {
+                _stopping = true;
+            }
+
+            _signal?.DetachPoller(starter);
 
             // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
             // process never picks up an item this one is still sending.
@@ -892,10 +920,19 @@ public sealed partial class DueWorkPoller
         var fair = (DueWorkStore.ShardCount + members - 1) / members;
         for (var shard = DueWorkStore.ShardCount - 1; shard >= 0 && HeldShards > fair; shard--)
         {
-            if (_held[shard] is { } lease && !_runner.IsBusy(shard))
+            ShardLease? handOver = null;
+            lock (_heldGate)
             {
-                _held[shard] = null;
-                await _leases.ReleaseAsync(lease, cancellationToken).ConfigureAwait(false);
+                if (_held[shard] is { } lease && !_runner.IsBusy(shard))
+                {
+                    _held[shard] = null;
+                    handOver = lease;
+                }
+            }
+
+            if (handOver is not null)
+            {
+                await _leases.ReleaseAsync(handOver, cancellationToken).ConfigureAwait(false);
                 LogHandedOver(shard, members);
             }
         }

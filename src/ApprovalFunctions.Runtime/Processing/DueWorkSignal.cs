@@ -15,6 +15,7 @@ public sealed class DueWorkSignal
     private readonly System.Collections.Concurrent.ConcurrentQueue<OfferedDelivery> _offers = new();
     private int _offerCount;
     private int _pollers;
+    private Func<OfferedDelivery, bool>? _starter;
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -54,6 +55,18 @@ public sealed class DueWorkSignal
             return;
         }
 
+        if (Volatile.Read(ref _starter) is { } start)
+        {
+            // The poller starts it from here, without waiting for its loop to come round (which, under load, may be
+            // busy polling other shards); false means already in flight, so a poll re-reads the row.
+            if (!start(offer))
+            {
+                Notify(offer.Item.Shard, offer.Item.DueAt);
+            }
+
+            return;
+        }
+
         if (Interlocked.Increment(ref _offerCount) > MaxOffers)
         {
             Interlocked.Decrement(ref _offerCount);
@@ -81,12 +94,27 @@ public sealed class DueWorkSignal
     /// <summary>True while a poller runs in this process and takes offers (<see cref="DueWorkPoller.RunAsync"/>).</summary>
     internal bool PollerAttached => Volatile.Read(ref _pollers) > 0;
 
-    /// <summary>A poller starts taking offers.</summary>
-    internal void AttachPoller() => Interlocked.Increment(ref _pollers);
+    /// <summary>
+    /// A poller starts taking offers; with <paramref name="starter"/>, each is handed to it on the committing thread (it
+    /// returns false when the delivery is already in flight), otherwise they wait in a queue for the poller's loop.
+    /// </summary>
+    internal void AttachPoller(Func<OfferedDelivery, bool>? starter = null)
+    {
+        Interlocked.Increment(ref _pollers);
+        if (starter is not null)
+        {
+            Volatile.Write(ref _starter, starter);
+        }
+    }
 
     /// <summary>A poller stops; when it was the last, waiting offers are dropped (their due rows remain).</summary>
-    internal void DetachPoller()
+    internal void DetachPoller(Func<OfferedDelivery, bool>? starter = null)
     {
+        if (starter is not null)
+        {
+            Interlocked.CompareExchange(ref _starter, null, starter);
+        }
+
         if (Interlocked.Decrement(ref _pollers) == 0)
         {
             while (TryTakeOffer(out _))
