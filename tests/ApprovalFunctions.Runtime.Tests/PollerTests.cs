@@ -112,6 +112,37 @@ public sealed class PollerTests
     }
 
     [Fact]
+    public async Task StartOffered_FirstAttemptFails_AttemptCountedOnTheRowTheCommitWrote()
+    {
+        // An offer carries the outbox item as committed, with the ETag the commit gave its row: the failed attempt is
+        // counted on that row version (a callback row is never changed without its ETag).
+        var h = await Harness.CreateAsync();
+        using var target = new TestReceiver(n => n == 1 ? 503 : 200);
+        await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("offered"));
+        h.Runtime.Signal.AttachPoller(); // as if a poller ran, but none takes the offer yet
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "offered", Harness.Approve("manager", "bob"));
+        OfferedDelivery? offer = null;
+        while (h.Runtime.Signal.TryTakeOffer(out var next))
+        {
+            if (next.Item.RequestId == "offered" && next.Outbox.Kind == OutboxItem.CallbackKind)
+            {
+                offer = next;
+            }
+        }
+
+        Assert.NotNull(offer);
+        Assert.NotNull(offer.Outbox.ETag);
+        Assert.True(h.Runtime.Runner.StartOffered(offer, CancellationToken.None));
+        await h.Runtime.Runner.DrainAsync();
+
+        Assert.Single(target.Received);
+        var row = await h.Runtime.Requests.GetOutboxAsync(Harness.Tenant, "offered", offer.Outbox.RowKey);
+        Assert.Equal(1, row!.Attempts);
+        Assert.Equal(Engine.State.CallbackStatus.Pending, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "offered"))!.State.Callback.Status);
+    }
+
+    [Fact]
     public async Task StartOffered_ItemAPollAlreadyDelivered_IsNotSentAgainFromTheCommitsSnapshot()
     {
         var h = await Harness.CreateAsync();
