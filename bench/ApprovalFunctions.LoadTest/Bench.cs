@@ -541,6 +541,10 @@ internal static class Bench
         sb.AppendLine($"- Azurite {System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_AZURITE_VERSION") ?? "?"} (table service, `--inMemoryPersistence`), on the same machine");
         sb.AppendLine($"- Load average (1/5/15 min) before: `{loadBefore}`; after: `{loadAfter}`. {System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_LOAD_NOTE") ?? ""}");
         sb.AppendLine("- Host, load generator, callback receiver and Azurite share the 2 cores: every figure includes the load generator's own CPU.");
+        var level = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL");
+        sb.AppendLine("- The hosts run as shipped (Server GC, state copies on, due-work poll 200 ms, log level " +
+            (string.IsNullOrEmpty(level) ? "Information: a line per commit, to each host's log file" : $"**{level}**, set by `APPROVALS_BENCH_HOST_LOGLEVEL`") +
+            "); the bench sets only the hub, the port, the Development environment with its signing key, and no demo data (the row without state copies says so).");
         sb.AppendLine($"- Each suite ran {sizes.Reps} times; a figure is the median of the runs' values (medians of medians, median of p99s); the runs are listed.");
         sb.AppendLine();
         sb.AppendLine("## Figures and targets");

@@ -106,7 +106,12 @@ internal sealed class HostProcess : IDisposable
         psi.Environment["ASPNETCORE_URLS"] = BaseUrl;
         psi.Environment["Approvals__SeedDemoData"] = "false";
         psi.Environment["Approvals__PollMilliseconds"] = "200";
-        psi.Environment["Logging__LogLevel__Default"] = System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") ?? "Warning";
+        // Logging as the host ships (Information: a line per commit, to this host's log file) unless asked otherwise.
+        if (System.Environment.GetEnvironmentVariable("APPROVALS_BENCH_HOST_LOGLEVEL") is { Length: > 0 } level)
+        {
+            psi.Environment["Logging__LogLevel__Default"] = level;
+        }
+
         foreach (var (key, value) in _settings)
         {
             psi.Environment[key] = value;
