@@ -221,8 +221,8 @@ public sealed partial class RequestProcessor
     internal async Task<ProcessResult> ApplyAsync(string tenantId, string requestId, ApprovalEvent evt, OutboxRef? settles, StoredRequest? preloaded,
         CancellationToken cancellationToken)
     {
-        var removeOutboxRowKey = settles?.RowKey;
         ArgumentNullException.ThrowIfNull(evt);
+        var removeOutboxRowKey = settles?.RowKey;
         using var activity = RuntimeTelemetry.Source.StartActivity("approvals.apply");
         activity?.SetTag("approvals.request_id", requestId);
         activity?.SetTag("approvals.event", evt.GetType().Name);
@@ -514,7 +514,6 @@ public sealed partial class RequestProcessor
             async (group, ct) => await _index.ApplyAsync(group.Table, group.Actions, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
-    /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>
     /// <summary>
     /// A settling event found nothing to settle (another process did): drop the row, as read (its ETag). A row of another
     /// round (an admin retry rewrote it under the same key) is not this delivery's to drop; a row changed since but of the
@@ -533,6 +532,7 @@ public sealed partial class RequestProcessor
         }
     }
 
+    /// <summary>The callback body of API.md: <c>{"approvalId","model","recordId","outcome","record","decidedAt","ledgerHead"}</c>.</summary>
     internal static string CallbackBody(ApprovalState state, string outcome) => Json(w =>
     {
         w.WriteString("approvalId", state.Id);
