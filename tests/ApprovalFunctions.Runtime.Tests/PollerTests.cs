@@ -120,16 +120,9 @@ public sealed class PollerTests
         using var target = new TestReceiver(n => n == 1 ? 503 : 200);
         await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
         await h.Runtime.Processor.SubmitAsync(Harness.Submit("offered"));
-        h.Runtime.Signal.AttachPoller(); // as if a poller ran, but none takes the offer yet
+        var offers = KeepOffers(h); // as if a poller ran, but it only keeps the offers
         await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "offered", Harness.Approve("manager", "bob"));
-        OfferedDelivery? offer = null;
-        while (h.Runtime.Signal.TryTakeOffer(out var next))
-        {
-            if (next.Item.RequestId == "offered" && next.Outbox.Kind == OutboxItem.CallbackKind)
-            {
-                offer = next;
-            }
-        }
+        var offer = offers.LastOrDefault(o => o.Item.RequestId == "offered" && o.Outbox.Kind == OutboxItem.CallbackKind);
 
         Assert.NotNull(offer);
         Assert.NotNull(offer.Outbox.ETag);
@@ -149,20 +142,13 @@ public sealed class PollerTests
         using var target = new TestReceiver(_ => 200);
         await h.PublishAsync("inv", Harness.OneStage(callback: CallbackJson(target.Url)));
         await h.Runtime.Processor.SubmitAsync(Harness.Submit("raced"));
-        h.Runtime.Signal.AttachPoller(); // as if a poller ran, but none takes the offer yet
+        var offers = KeepOffers(h); // as if a poller ran, but it only keeps the offers
         await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "raced", Harness.Approve("manager", "bob"));
 
-        // The commit's offer waits in the signal while a poll delivers the item the usual way.
+        // The commit's offer is held back while a poll delivers the item the usual way.
         await h.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
         Assert.Single(target.Received);
-        OfferedDelivery? offer = null;
-        while (h.Runtime.Signal.TryTakeOffer(out var next))
-        {
-            if (next.Item.RequestId == "raced" && next.Outbox.Kind == OutboxItem.CallbackKind)
-            {
-                offer = next;
-            }
-        }
+        var offer = offers.LastOrDefault(o => o.Item.RequestId == "raced" && o.Outbox.Kind == OutboxItem.CallbackKind);
 
         Assert.NotNull(offer);
         Assert.False(h.Runtime.Runner.StartOffered(offer, CancellationToken.None));
@@ -290,6 +276,22 @@ public sealed class PollerTests
     }
 
     /// <summary>Runs <paramref name="poller"/> while <paramref name="body"/> runs, then stops it (its leases are released).</summary>
+    /// <summary>Takes the offers of <paramref name="h"/>'s commits as a poller would, but only keeps them.</summary>
+    private static List<OfferedDelivery> KeepOffers(Harness h)
+    {
+        var offers = new List<OfferedDelivery>();
+        h.Runtime.Signal.AttachPoller(offer =>
+        {
+            lock (offers)
+            {
+                offers.Add(offer);
+            }
+
+            return true;
+        });
+        return offers;
+    }
+
     private static async Task WithPollerAsync(DueWorkPoller poller, Func<Task> body)
     {
         using var stop = new CancellationTokenSource();

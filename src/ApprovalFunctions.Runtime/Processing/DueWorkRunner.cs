@@ -574,6 +574,9 @@ public sealed partial class DueWorkPoller
     private static readonly Task Never = new TaskCompletionSource().Task;
     private readonly ShardLease?[] _held = new ShardLease?[DueWorkStore.ShardCount];
 
+    /// <summary>Deliveries in flight past which a commit's offer is not started but left to the polls.</summary>
+    internal const int MaxOffered = 1024;
+
     // Orders offers started on committing threads against a shard handed over (or the poller stopping): a delivery is
     // either started while the shard is still held, so the hand-over sees it in flight and waits, or not at all.
     private readonly Lock _heldGate = new();
@@ -704,8 +707,8 @@ public sealed partial class DueWorkPoller
                     return true; // not this process's to start
                 }
 
-                // Bounded like the offer queue: past it (a slow or unreachable target holding every slot), a poll finds the row.
-                return _runner.DeliveriesInFlight < DueWorkSignal.MaxOffers && _runner.StartOffered(offer, cancellationToken);
+                // Bounded: past it (a slow or unreachable target holding every slot), a poll finds the row.
+                return _runner.DeliveriesInFlight < MaxOffered && _runner.StartOffered(offer, cancellationToken);
             }
         };
         _signal?.AttachPoller(starter);
@@ -719,17 +722,6 @@ public sealed partial class DueWorkPoller
                 try
                 {
                     now = _time.GetUtcNow();
-                    // Deliveries this process just committed, in shards it holds: started with what the commit handed
-                    // over. Others are left to the shard's owner, which finds their rows by polling.
-                    while (_signal is not null && _signal.TryTakeOffer(out var offer))
-                    {
-                        if (_held[offer.Item.Shard] is { } held && held.ExpiresAt > now && !_runner.StartOffered(offer, cancellationToken))
-                        {
-                            // Already in flight, or delivered before (an admin retry reuses its key): a poll re-reads the row.
-                            _signal.Notify(offer.Item.Shard, offer.Item.DueAt);
-                        }
-                    }
-
                     StartDueTimers(timers, now, cancellationToken);
                     var acquire = now >= nextAcquire;
                     var fair = DueWorkStore.ShardCount;

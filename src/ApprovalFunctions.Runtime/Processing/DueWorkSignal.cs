@@ -8,13 +8,7 @@ namespace ApprovalFunctions.Runtime.Processing;
 /// </summary>
 public sealed class DueWorkSignal
 {
-    /// <summary>At most this many offered deliveries wait for the poller; more are left to its polls.</summary>
-    internal const int MaxOffers = 1024;
-
     private readonly long[] _earliest = new long[Storage.DueWorkStore.ShardCount];
-    private readonly System.Collections.Concurrent.ConcurrentQueue<OfferedDelivery> _offers = new();
-    private int _offerCount;
-    private int _pollers;
     private Func<OfferedDelivery, bool>? _starter;
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,40 +36,17 @@ public sealed class DueWorkSignal
 
     /// <summary>
     /// A delivery this process just committed, with the committed state and outbox row in hand: the poller starts it at
-    /// once if it holds the shard's lease (no shard query, no re-read), and otherwise leaves it to the shard's owner, which
-    /// finds the due-work row by polling. Only a shortcut: that row, committed first, still guarantees the delivery; a full
-    /// queue drops the offer.
+    /// once, on this thread, if it holds the shard's lease (no shard query, no re-read, no wait for its loop, which under
+    /// load may be busy polling other shards), and otherwise leaves it to the shard's owner, which finds the due-work row
+    /// by polling. Only a shortcut: that row, committed first, still guarantees the delivery. With no poller here (tests,
+    /// a host without one), or when the poller did not start it (already in flight), it is a plain hint.
     /// </summary>
     internal void Offer(OfferedDelivery offer)
     {
-        if (!PollerAttached)
+        if (Volatile.Read(ref _starter) is not { } start || !start(offer))
         {
-            // Nobody takes offers in this process (tests, a host without a poller): a plain hint, as before.
             Notify(offer.Item.Shard, offer.Item.DueAt);
-            return;
         }
-
-        if (Volatile.Read(ref _starter) is { } start)
-        {
-            // The poller starts it from here, without waiting for its loop to come round (which, under load, may be
-            // busy polling other shards); false means already in flight, so a poll re-reads the row.
-            if (!start(offer))
-            {
-                Notify(offer.Item.Shard, offer.Item.DueAt);
-            }
-
-            return;
-        }
-
-        if (Interlocked.Increment(ref _offerCount) > MaxOffers)
-        {
-            Interlocked.Decrement(ref _offerCount);
-            Notify(offer.Item.Shard, offer.Item.DueAt);
-            return;
-        }
-
-        _offers.Enqueue(offer);
-        Wake();
     }
 
     /// <summary>Completes the current <see cref="Changed"/> task (after the news it announces is in place) and starts the next.</summary>
@@ -91,51 +62,20 @@ public sealed class DueWorkSignal
         changed.TrySetResult();
     }
 
-    /// <summary>True while a poller runs in this process and takes offers (<see cref="DueWorkPoller.RunAsync"/>).</summary>
-    internal bool PollerAttached => Volatile.Read(ref _pollers) > 0;
-
     /// <summary>
-    /// A poller starts taking offers; with <paramref name="starter"/>, each is handed to it on the committing thread (it
-    /// returns false when the delivery is already in flight), otherwise they wait in a queue for the poller's loop.
+    /// A poller takes the offers of this process's commits: <paramref name="starter"/> is handed each on the committing
+    /// thread and returns false when it did not start one it should have (already in flight), so a poll re-reads the row.
     /// </summary>
-    internal void AttachPoller(Func<OfferedDelivery, bool>? starter = null)
+    internal void AttachPoller(Func<OfferedDelivery, bool> starter)
     {
-        Interlocked.Increment(ref _pollers);
-        if (starter is not null)
-        {
-            Volatile.Write(ref _starter, starter);
-        }
+        ArgumentNullException.ThrowIfNull(starter);
+        Volatile.Write(ref _starter, starter);
     }
 
-    /// <summary>A poller stops; when it was the last, waiting offers are dropped (their due rows remain).</summary>
-    internal void DetachPoller(Func<OfferedDelivery, bool>? starter = null)
-    {
-        if (starter is not null)
-        {
-            Interlocked.CompareExchange(ref _starter, null, starter);
-        }
+    /// <summary>The poller that attached <paramref name="starter"/> stops taking offers; later ones are plain hints.</summary>
+    internal void DetachPoller(Func<OfferedDelivery, bool> starter) => Interlocked.CompareExchange(ref _starter, null, starter);
 
-        if (Interlocked.Decrement(ref _pollers) == 0)
-        {
-            while (TryTakeOffer(out _))
-            {
-            }
-        }
-    }
-
-    /// <summary>Takes one offered delivery; false when none waits.</summary>
-    internal bool TryTakeOffer(out OfferedDelivery offer)
-    {
-        if (_offers.TryDequeue(out offer!))
-        {
-            Interlocked.Decrement(ref _offerCount);
-            return true;
-        }
-
-        return false;
-    }
-
-    /// <summary>Completes at the next <see cref="Notify"/> that asks for an earlier time than was pending, or the next <see cref="Offer"/>.</summary>
+    /// <summary>Completes at the next <see cref="Notify"/> that asks for an earlier time than was pending.</summary>
     public Task Changed
     {
         get
