@@ -152,11 +152,11 @@ internal static class Bench
         // same table, which Azurite still answers by testing every row (the least any query on that table can cost).
         async Task InboxQueryFloorAsync(int pending)
         {
-            var user = TableKey.Encode(ApiClient.Tenant) + "|" + TableKey.Encode("filler");
-            var direct = await StorageQueryLatencyAsync(tables.Inbox, TableFilter.RowKeyStartsWith(user, "p|"), 50, sizes.PageOps, sizes.Reps);
+            var tenant = TableKey.Encode(ApiClient.Tenant) + "|";
+            var direct = await StorageQueryLatencyAsync(tables.Inbox, TableFilter.RowKeyStartsWith(tenant + TableKey.Encode("filler"), "p|"), 50, sizes.PageOps, sizes.Reps);
             figures.Add(new($"The page's query straight to Azurite (no host) at {pending:N0} pending", Ms(direct.P99), "—", null,
                 $"p50 {Ms(direct.P50)}; the host's query (the user's partition, row keys from `p|`, top=50) with the project's table client; " + Runs(direct.P99Runs, "ms")));
-            var none = await StorageQueryLatencyAsync(tables.Inbox, TableFilter.PartitionKeyEquals(TableKey.Encode(ApiClient.Tenant) + "|" + TableKey.Encode("nobody")), 50,
+            var none = await StorageQueryLatencyAsync(tables.Inbox, TableFilter.PartitionKeyEquals(tenant + TableKey.Encode("nobody")), 50,
                 sizes.PageOps, sizes.Reps);
             figures.Add(new($"A query of the same table matching no row at {pending:N0} pending", Ms(none.P99), "—", null,
                 $"p50 {Ms(none.P50)}; a partition with no rows: Azurite still tests every row of the table, so no query of it costs less (a point read does); " + Runs(none.P99Runs, "ms")));
@@ -470,32 +470,26 @@ internal static class Bench
 
     private sealed record PageLatency(double P50, double P99, IReadOnlyList<double> P99Runs);
 
-    /// <summary>A query sent straight to storage <paramref name="ops"/> times per run (after 5 unmeasured), as <see cref="PageLatencyAsync"/> measures the page.</summary>
-    private static async Task<PageLatency> StorageQueryLatencyAsync(TableClient table, string filter, int top, int ops, int reps)
-    {
-        var p50 = new List<double>();
-        var p99 = new List<double>();
-        for (var rep = 0; rep < reps; rep++)
+    /// <summary>A query sent straight to storage, timed as <see cref="PageLatencyAsync"/> times the page.</summary>
+    private static Task<PageLatency> StorageQueryLatencyAsync(TableClient table, string filter, int top, int ops, int reps) =>
+        RepeatedLatencyAsync(_ => table.QueryPageAsync(filter, null, top), ops, reps);
+
+    /// <summary>The 'my approvals' page (top=50) as the filler approver sees it, timed by <see cref="RepeatedLatencyAsync"/>.</summary>
+    private static Task<PageLatency> PageLatencyAsync(ApiClient api, string url, int ops, int reps) =>
+        RepeatedLatencyAsync(async i =>
         {
-            var samples = new List<double>();
-            for (var i = 0; i < ops + 5; i++)
+            var body = await api.Ok(url, HttpMethod.Get, "/api/v1/approvals?pendingMyApprovals=true&top=50", "filler");
+            if (i == 0 && !body.Contains("\"items\"", StringComparison.Ordinal))
             {
-                var t0 = Stopwatch.GetTimestamp();
-                await table.QueryPageAsync(filter, null, top);
-                if (i >= 5)
-                {
-                    samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                }
+                throw new InvalidOperationException("unexpected page: " + body[..Math.Min(200, body.Length)]);
             }
+        }, ops, reps);
 
-            p50.Add(Stats.Percentile(samples, 50));
-            p99.Add(Stats.Percentile(samples, 99));
-        }
-
-        return new PageLatency(Stats.Median(p50), Stats.Median(p99), p99);
-    }
-
-    private static async Task<PageLatency> PageLatencyAsync(ApiClient api, string url, int ops, int reps)
+    /// <summary>
+    /// <paramref name="reps"/> runs of <paramref name="op"/> (given its call's index) called one after another 5 times unmeasured,
+    /// then <paramref name="ops"/> times measured: the medians of the runs' p50 and p99, and each run's p99.
+    /// </summary>
+    private static async Task<PageLatency> RepeatedLatencyAsync(Func<int, Task> op, int ops, int reps)
     {
         var p50 = new List<double>();
         var p99 = new List<double>();
@@ -505,15 +499,10 @@ internal static class Bench
             for (var i = 0; i < ops + 5; i++)
             {
                 var t0 = Stopwatch.GetTimestamp();
-                var body = await api.Ok(url, HttpMethod.Get, "/api/v1/approvals?pendingMyApprovals=true&top=50", "filler");
+                await op(i);
                 if (i >= 5)
                 {
                     samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                }
-
-                if (i == 0 && !body.Contains("\"items\"", StringComparison.Ordinal))
-                {
-                    throw new InvalidOperationException("unexpected page: " + body[..Math.Min(200, body.Length)]);
                 }
             }
 
