@@ -70,9 +70,10 @@ public sealed partial class MaintenanceFunctions(
 
     /// <summary>
     /// Every 10 minutes: the shared due-work runner, run over rows due more than <see cref="MaintenanceOptions.StuckAfter"/>
-    /// ago. The processor writes a due-work row for every timer, outbox delivery and projection it commits; a live
-    /// orchestration carries them out long before, so what is left is stuck: a callback or event whose orchestration failed
-    /// or was terminated, an index projection a crash interrupted, a timer nobody fired. Re-driving is safe: timers carry
+    /// ago. The processor writes a due-work row for every timer, outbox delivery and projection it commits (a projection
+    /// alone goes to the instance's projection journal, which the run also repairs once its instance has been silent that
+    /// long); a live orchestration carries them out long before, so what is left is stuck: a callback or event whose
+    /// orchestration failed or was terminated, an index projection a crash interrupted, a timer nobody fired. Re-driving is safe: timers carry
     /// the same event id the orchestration uses (the engine ignores a repeat), deliveries carry a stable Idempotency-Key.
     /// </summary>
     [Function(nameof(RedriveStuckWork))]

@@ -36,7 +36,7 @@ public sealed class ApprovalRuntime
         Leases = new LeaseStore(tables, time);
         Signal = new DueWorkSignal();
         Processor = new RequestProcessor(Requests, Index, DueWork, DefinitionCache, DirectoryCache, Subscriptions, time, loggers.CreateLogger<RequestProcessor>(),
-            Signal, recentStateBudget);
+            Signal, recentStateBudget, new ProjectionJournal(tables, time));
         Runner = new DueWorkRunner(Processor, Requests, DueWork, DefinitionCache, Subscriptions, sender, time, random, loggers.CreateLogger<DueWorkRunner>());
     }
 

@@ -264,8 +264,13 @@ public sealed class DueWorkTests
         // Committed but not projected: the inbox still shows the stale pending entry.
         Assert.Single((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
         Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", false, ListFilter.None, 10, null)).Items);
+        // The decision wrote no due row of its own (no timer, no delivery): its intent is in the process's journal row.
+        Assert.DoesNotContain(await DueRowKindsAsync(h), k => k == DueWorkItem.ProjectKind);
+        var listed = (await h.Runtime.Processor.Journal!.ReadAllAsync()).Where(r => r.Owner == h.Runtime.Processor.Journal.Owner)
+            .SelectMany(r => r.Entries).Select(e => e.RequestId);
+        Assert.Contains("crash", listed);
 
-        // A restarted process (fresh caches and locks) finds the project row once it is due.
+        // A restarted process (fresh caches and locks) finds the journal entry once the grace has passed and its owner is silent.
         var restarted = await h.SecondProcessAsync();
         h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
         await restarted.Runtime.Runner.RunAllOnceAsync(h.Clock.GetUtcNow());
@@ -455,6 +460,18 @@ public sealed class DueWorkTests
     }
 
     /// <summary>The outbox rows left in the request's partition (delivered rows are deleted).</summary>
+    /// <summary>The kinds of every row in the due-work shards (journal rows are not due rows).</summary>
+    internal static async Task<List<string>> DueRowKindsAsync(Harness h)
+    {
+        var kinds = new List<string>();
+        await foreach (var e in h.Runtime.Tables.DueWork.QueryAsync(TableFilter.Format($"PartitionKey ne {ProjectionJournal.Partition}")))
+        {
+            kinds.Add(e.GetString("Kind") ?? "");
+        }
+
+        return kinds;
+    }
+
     private static async Task<List<string>> OutboxRowsAsync(Harness h, string requestId)
     {
         var keys = new List<string>();

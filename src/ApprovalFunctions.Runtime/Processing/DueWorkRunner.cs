@@ -359,10 +359,10 @@ public sealed partial class DueWorkRunner
         }
     }
 
-    /// <summary>Runs every shard once (tests, single-process hosts).</summary>
+    /// <summary>Runs every shard once, after repairing the projections of journal rows (tests, single-process hosts, re-drives).</summary>
     public async Task<int> RunAllOnceAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var total = 0;
+        var total = await RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
         {
             total += await RunOnceAsync(shard, now, cancellationToken).ConfigureAwait(false);
@@ -370,6 +370,63 @@ public sealed partial class DueWorkRunner
 
         return total;
     }
+
+    /// <summary>
+    /// Repairs the projections listed in every process's journal rows (<see cref="ProjectionJournal"/>) that were added
+    /// <see cref="RequestProcessor.ProjectionGrace"/> or more before <paramref name="now"/>, as a <c>project</c> due row
+    /// would have been repaired when due; deletes (ETag-guarded) a row its owner has not written for as long (the owner
+    /// died or finished), and finishes this process's own repaired entries. Returns how many it re-projected. A repair that
+    /// fails leaves its row for the next scan.
+    /// </summary>
+    public async Task<int> RepairJournalsAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        if (_processor.Journal is not { } journal)
+        {
+            return 0;
+        }
+
+        var cutoff = now - RequestProcessor.ProjectionGrace;
+        var repaired = 0;
+        foreach (var row in await journal.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var failed = false;
+            var own = row.Owner == journal.Owner;
+            // This process's own row may still list projections it finished (the row is rewritten a little later): only
+            // those it still holds are repaired.
+            foreach (var entry in row.Entries.Where(e => e.AddedAt <= cutoff && (!own || journal.IsPending(row.Slot, e))))
+            {
+                try
+                {
+                    await _processor.ReprojectAsync(entry.TenantId, entry.RequestId, entry.StaleJson, cancellationToken).ConfigureAwait(false);
+                    repaired++;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    failed = true;
+                    LogItemFailed(ex, "journal", entry.RequestId, row.Owner);
+                }
+            }
+
+            if (failed)
+            {
+                continue;
+            }
+
+            if (own)
+            {
+                journal.DoneUpTo(row.Slot, cutoff);
+            }
+            else if (row.WrittenAt <= cutoff)
+            {
+                await journal.DeleteAsync(row, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return repaired;
+    }
+
+    /// <summary>Writes this process's journal as it stands (a host calls it when it stops).</summary>
+    internal Task FlushJournalAsync(CancellationToken cancellationToken) => _processor.Journal?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
 
     private async Task RunItemAsync(DueWorkItem item, CancellationToken ct)
     {
@@ -693,6 +750,8 @@ public sealed partial class DueWorkPoller
         Array.Fill(next, now);
         Array.Fill(idle, _interval);
         var nextAcquire = now;
+        var nextJournalScan = now;
+        var journalScan = Task.CompletedTask;
         // Timers the last poll of each shard saw coming within its look-ahead: started from here when due.
         var timers = new IReadOnlyList<DueWorkItem>[DueWorkStore.ShardCount];
         Array.Fill(timers, Array.Empty<DueWorkItem>());
@@ -729,6 +788,13 @@ public sealed partial class DueWorkPoller
                     {
                         nextAcquire = now + _leaseDuration / 3;
                         fair = await BalanceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (_held[0] is not null && now >= nextJournalScan && journalScan.IsCompleted)
+                    {
+                        // Whoever holds shard 0 repairs what dead processes' journals list (a few rows; nothing to do while all live).
+                        nextJournalScan = now + JournalScanInterval;
+                        journalScan = ScanJournalsAsync(now, cancellationToken);
                     }
 
                     // The shards due now are polled together: a shard's timers (carried out before its poll returns)
@@ -864,12 +930,15 @@ public sealed partial class DueWorkPoller
             // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
             // process never picks up an item this one is still sending.
             await _runner.DrainAsync().ConfigureAwait(false);
+            await journalScan.ConfigureAwait(false);
 
-            // Best effort and bounded: an unreleased lease or heartbeat simply expires, an undeleted row is run again.
+            // Best effort and bounded: an unreleased lease or heartbeat simply expires, an undeleted row is run again, a
+            // journal row left behind is repaired (harmlessly) by whoever holds shard 0.
             using var release = new CancellationTokenSource(TimeSpan.FromSeconds(3));
             try
             {
                 await _runner.FlushDeletesAsync(release.Token).ConfigureAwait(false);
+                await _runner.FlushJournalAsync(release.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (release.IsCancellationRequested)
             {
@@ -930,6 +999,24 @@ public sealed partial class DueWorkPoller
         }
 
         return fair;
+    }
+
+    /// <summary>How often the holder of shard 0 looks for journal rows to repair.</summary>
+    public static readonly TimeSpan JournalScanInterval = TimeSpan.FromSeconds(5);
+
+    private async Task ScanJournalsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _runner.RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogPollFailed(ex);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Due-work poll failed; retrying")]

@@ -98,10 +98,11 @@ public sealed partial class RequestProcessor
     /// <summary>
     /// Creates the processor. <c>recentStateBudget</c> is the characters of state JSON it may hold as copies of the
     /// requests it committed or read last, so the next event on one of them commits without reading it first (0: no copies).
+    /// With a <c>journal</c>, a commit's projection intent is a share of a journal row's write instead of a due row.
     /// </summary>
     public RequestProcessor(RequestStore requests, IndexStore index, DueWorkStore dueWork, DefinitionCache definitions, DirectoryCache directory,
         SubscriptionStore subscriptions, TimeProvider time, ILogger<RequestProcessor>? logger = null, DueWorkSignal? signal = null,
-        long recentStateBudget = DefaultRecentStateBudget)
+        long recentStateBudget = DefaultRecentStateBudget, ProjectionJournal? journal = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(index);
@@ -120,7 +121,14 @@ public sealed partial class RequestProcessor
         _logger = logger ?? NullLogger<RequestProcessor>.Instance;
         _signal = signal;
         _recent = new RecentStates(recentStateBudget);
+        Journal = journal;
     }
+
+    /// <summary>
+    /// Where this process journals its projections in flight (null: each commit writes a <c>project</c> due row of its own,
+    /// as it still does for a projection too large for the journal).
+    /// </summary>
+    public ProjectionJournal? Journal { get; }
 
     /// <summary>The copies of recently committed states (for tests).</summary>
     internal RecentStates RecentStates => _recent;
@@ -157,7 +165,7 @@ public sealed partial class RequestProcessor
         }
 
         var plan = await PlanAsync(null, result, definition, directory, now, null, cancellationToken).ConfigureAwait(false);
-        await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+        plan = await WriteIntentsAsync(plan, result.State, cancellationToken).ConfigureAwait(false);
         StoredRequest stored;
         try
         {
@@ -166,6 +174,7 @@ public sealed partial class RequestProcessor
         catch (TableException ex) when (ex.Kind == TableErrorKind.Conflict)
         {
             // Same request id submitted before (a retry): answer with what is stored. Our due rows are orphans the runner drops.
+            Forget(plan);
             var existing = await _requests.LoadAsync(evt.TenantId, evt.RequestId, cancellationToken: cancellationToken).ConfigureAwait(false);
             return existing is null
                 ? throw new StorageBusyException($"Request {evt.RequestId} exists but could not be read.", ex)
@@ -296,7 +305,7 @@ public sealed partial class RequestProcessor
             }
 
             var plan = await PlanAsync(current, result, definition, directory, now, removeOutboxRowKey, cancellationToken).ConfigureAwait(false);
-            await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+            plan = await WriteIntentsAsync(plan, result.State, cancellationToken).ConfigureAwait(false);
             StoredRequest stored;
             try
             {
@@ -306,6 +315,7 @@ public sealed partial class RequestProcessor
             catch (TableException ex) when (ex.Kind is TableErrorKind.PreconditionFailed or TableErrorKind.Conflict)
             {
                 _recent.Remove(key);
+                Forget(plan); // nothing committed: the next attempt journals its own projection
                 if (fromCopy)
                 {
                     // The copy was stale (another process committed since): not a race lost, so not counted as one.
@@ -438,34 +448,99 @@ public sealed partial class RequestProcessor
         var keep = desired.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
         var stale = old.Where(kv => !keep.Contains(kv.Key)).Select(kv => kv.Value).ToList();
         IReadOnlyList<ManifestRow>? manifest = null;
-        var project = new List<DueWorkItem>();
+        IReadOnlyList<DueWorkItem> project = [];
+        string? journal = null;
         if (changed.Count > 0 || stale.Count > 0)
         {
             manifest = [.. desired.Select(r => r.ToManifest())];
-            // Each project row carries a slice of the stale keys small enough for one row; each repairs fully on its own.
-            var part = 0;
-            foreach (var slice in Slices(stale))
+            // The journal when the event writes no other due row: one that does (a timer, a delivery) already sends a
+            // transaction to its shard, which carries the project row at no extra request, and the row's delete goes
+            // with theirs.
+            var staleJson = Journal is null || dueRows.Count > 0 ? null : RuntimeJson.Serialize(stale);
+            if (staleJson is { Length: <= ProjectionJournal.MaxEntryChars })
             {
-                var key = version.ToString(CultureInfo.InvariantCulture) + (part == 0 ? "" : "-" + part.ToString(CultureInfo.InvariantCulture));
-                project.Add(DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.ProjectKind, key, now + ProjectionGrace, RuntimeJson.Serialize(slice)));
-                part++;
+                journal = staleJson; // the intent goes in the journal (WriteIntentsAsync)
             }
-
-            dueRows.AddRange(project);
+            else
+            {
+                project = ProjectRows(state, version, stale, now);
+                dueRows.AddRange(project);
+            }
         }
 
         var remove = removeOutboxRowKey is null ? Array.Empty<string>() : [removeOutboxRowKey];
-        return new Plan(dueRows, outbox, remove, manifest, changed, stale, project);
+        return new Plan(dueRows, outbox, remove, manifest, changed, stale, project, version, now, journal, null);
+    }
+
+    /// <summary>The <c>project</c> due rows of a projection: each carries a slice of the stale keys small enough for one row and repairs fully on its own.</summary>
+    private static List<DueWorkItem> ProjectRows(ApprovalState state, long version, List<ManifestRow> stale, DateTimeOffset now)
+    {
+        var project = new List<DueWorkItem>();
+        var part = 0;
+        foreach (var slice in Slices(stale))
+        {
+            var key = version.ToString(CultureInfo.InvariantCulture) + (part == 0 ? "" : "-" + part.ToString(CultureInfo.InvariantCulture));
+            project.Add(DueWorkItem.Create(state.TenantId, state.Id, DueWorkItem.ProjectKind, key, now + ProjectionGrace, RuntimeJson.Serialize(slice)));
+            part++;
+        }
+
+        return project;
+    }
+
+    /// <summary>
+    /// Step 2 of a commit, the intents: the plan's due rows and, at the same time, its projection in the journal. A
+    /// projection the journal cannot take (its slot is full) gets its <c>project</c> rows after all. Returns the plan with
+    /// the journal entry or those rows.
+    /// </summary>
+    private async Task<Plan> WriteIntentsAsync(Plan plan, ApprovalState state, CancellationToken cancellationToken)
+    {
+        if (plan.JournalStale is not { } staleJson || Journal is not { } journal)
+        {
+            await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+            return plan;
+        }
+
+        var journaled = journal.AddAsync(state.TenantId, state.Id, staleJson, cancellationToken);
+        try
+        {
+            await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // No commit follows: take back the entry if it was listed (a failed journal write listed nothing).
+            await journaled.ContinueWith(t => { if (t.IsCompletedSuccessfully && t.Result is { } e) { journal.Done(e); } }, TaskScheduler.Default)
+                .ConfigureAwait(false);
+            throw;
+        }
+
+        if (await journaled.ConfigureAwait(false) is { } entry)
+        {
+            return plan with { Entry = entry };
+        }
+
+        var rows = ProjectRows(state, plan.Version, [.. plan.Stale], plan.Now);
+        await _dueWork.AddAsync(rows, cancellationToken).ConfigureAwait(false);
+        return plan with { DueRows = [.. plan.DueRows, .. rows], Project = rows };
+    }
+
+    /// <summary>The plan's commit lost (nothing of it committed): its journal entry is not needed.</summary>
+    private void Forget(Plan plan)
+    {
+        if (plan.Entry is { } entry)
+        {
+            Journal?.Done(entry);
+        }
     }
 
     private async Task ProjectAsync(Plan plan, CancellationToken cancellationToken)
     {
-        if (plan.Project.Count == 0 || SimulateCrashAfterCommit)
+        if ((plan.Changed.Count == 0 && plan.Stale.Count == 0) || SimulateCrashAfterCommit)
         {
             return;
         }
 
         await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
+        Forget(plan); // projected: the journal's next write leaves it out
         // Done: the repair rows go with the shard's next batched delete, off the caller's path (a lost delete only
         // means a harmless re-projection when the row comes due).
         _dueWork.DeleteSoon(plan.Project);
@@ -644,7 +719,11 @@ public sealed partial class RequestProcessor
         IReadOnlyList<ManifestRow>? Manifest,
         IReadOnlyList<ProjectedRow> Changed,
         IReadOnlyList<ManifestRow> Stale,
-        IReadOnlyList<DueWorkItem> Project);
+        IReadOnlyList<DueWorkItem> Project,
+        long Version,
+        DateTimeOffset Now,
+        string? JournalStale,
+        JournalEntry? Entry);
 }
 
 /// <summary>An outbox row an event settles: its key, and the callback round the deliverer worked on (null: any round).</summary>

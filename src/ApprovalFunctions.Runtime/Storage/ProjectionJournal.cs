@@ -1,0 +1,367 @@
+using System.Globalization;
+using ApprovalFunctions.Storage.Tables;
+
+namespace ApprovalFunctions.Runtime.Storage;
+
+/// <summary>One projection in flight as the journal stores it: tenant, request, when it was added (UTC ticks), the stale keys' JSON.</summary>
+internal sealed record JournalEntryData(string T, string R, long A, string S);
+
+/// <summary>A projection this process has journaled and not yet finished (<see cref="ProjectionJournal.Done"/>).</summary>
+public sealed class JournalEntry
+{
+    internal JournalEntry(long id, int slot, JournalEntryData data)
+    {
+        Id = id;
+        Slot = slot;
+        Data = data;
+    }
+
+    internal long Id { get; }
+
+    internal int Slot { get; }
+
+    internal JournalEntryData Data { get; }
+
+    /// <summary>The tenant.</summary>
+    public string TenantId => Data.T;
+
+    /// <summary>The request.</summary>
+    public string RequestId => Data.R;
+}
+
+/// <summary>A journal row as read back: whose it is, when its owner last wrote it, and the projections it lists.</summary>
+public sealed record JournalRow(string Owner, int Slot, DateTimeOffset WrittenAt, string ETag, IReadOnlyList<JournalEntryView> Entries);
+
+/// <summary>A projection listed in a journal row.</summary>
+public sealed record JournalEntryView(string TenantId, string RequestId, DateTimeOffset AddedAt, string StaleJson);
+
+/// <summary>
+/// The intents of this process's index projections, in a few rows of the due-work table's <c>journal</c> partition instead
+/// of one <c>project</c> due row per commit: a commit waits until a write of its slot's row lists its projection (commits
+/// arriving meanwhile share the next write: group commit), and a finished projection is only dropped from a later write
+/// (the row is deleted once its slot is empty and quiet for <see cref="ClearDelay"/>). So a decision costs a share of one
+/// row's write instead of a row inserted and later deleted. A row whose owner stopped writing it (the process died) is
+/// found by <see cref="ReadAllAsync"/> and repaired by the due-work runner, as a <c>project</c> row would have been.
+/// </summary>
+public sealed class ProjectionJournal
+{
+    /// <summary>The due-work table's partition that holds the journal rows.</summary>
+    public const string Partition = "journal";
+
+    /// <summary>Rows per process: commits in different slots write in parallel.</summary>
+    public const int SlotCount = 4;
+
+    /// <summary>Stale-key JSON longer than this is not journaled: the commit writes a <c>project</c> due row of its own.</summary>
+    public const int MaxEntryChars = 8_000;
+
+    /// <summary>Most characters of entries one row holds (a row holds ~450K through <see cref="Chunks"/>); past it, <c>project</c> rows.</summary>
+    public const int MaxRowChars = 300_000;
+
+    /// <summary>How long a slot with finished projections waits for more work before it writes (or deletes) its row.</summary>
+    public static readonly TimeSpan ClearDelay = TimeSpan.FromSeconds(1);
+
+    private readonly TableClient _table;
+    private readonly TimeProvider _time;
+    private readonly Slot[] _slots;
+    private long _nextId;
+    private long _writes;
+
+    /// <summary>Creates the journal of one process; <paramref name="owner"/> names its rows (unique per process start).</summary>
+    public ProjectionJournal(StorageTables tables, TimeProvider time, string? owner = null)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(time);
+        _table = tables.DueWork;
+        _time = time;
+        Owner = owner ?? Guid.NewGuid().ToString("N");
+        _slots = [.. Enumerable.Range(0, SlotCount).Select(i => new Slot(i))];
+    }
+
+    /// <summary>This process's name in its rows.</summary>
+    public string Owner { get; }
+
+    /// <summary>Row writes (upserts and deletes) sent so far (for tests and metrics).</summary>
+    public long Writes => Interlocked.Read(ref _writes);
+
+    /// <summary>
+    /// Journals a projection and returns once a write of its row lists it; null when it is too large for the journal (the
+    /// caller writes a <c>project</c> due row instead). A failed write throws and leaves nothing listed.
+    /// </summary>
+    public async Task<JournalEntry?> AddAsync(string tenantId, string requestId, string staleJson, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenantId);
+        ArgumentNullException.ThrowIfNull(requestId);
+        ArgumentNullException.ThrowIfNull(staleJson);
+        if (staleJson.Length > MaxEntryChars)
+        {
+            return null;
+        }
+
+        var data = new JournalEntryData(tenantId, requestId, _time.GetUtcNow().UtcTicks, staleJson);
+        var slot = _slots[(int)((uint)StringComparer.Ordinal.GetHashCode(requestId) % SlotCount)];
+        var entry = new JournalEntry(Interlocked.Increment(ref _nextId), slot.Index, data);
+        var size = Size(data);
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool start;
+        lock (slot.Gate)
+        {
+            if (slot.Chars + size > MaxRowChars)
+            {
+                return null;
+            }
+
+            slot.Entries.Add(entry.Id, entry);
+            slot.Chars += size;
+            slot.Waiting.Add((entry, listed));
+            start = !slot.Writing;
+            slot.Writing = true;
+        }
+
+        if (start)
+        {
+            _ = WriteLoopAsync(slot);
+        }
+
+        try
+        {
+            await listed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Done(entry); // not known to be listed: the caller does not commit on it
+            throw;
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// The projection is finished (or its commit lost the race): a later write of its row leaves it out, at the latest
+    /// <see cref="ClearDelay"/> from now. Safe to call twice.
+    /// </summary>
+    public void Done(JournalEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var slot = _slots[entry.Slot];
+        lock (slot.Gate)
+        {
+            if (!slot.Entries.Remove(entry.Id))
+            {
+                return;
+            }
+
+            slot.Chars -= Size(entry.Data);
+            slot.Dirty = true;
+            if (slot.Writing || slot.ClearScheduled)
+            {
+                return; // the running loop or the scheduled clear writes it
+            }
+
+            slot.ClearScheduled = true;
+        }
+
+        _ = ClearLaterAsync(slot);
+    }
+
+    /// <summary>Projections this process has journaled and not finished.</summary>
+    public int Pending => _slots.Sum(s => { lock (s.Gate) { return s.Entries.Count; } });
+
+    /// <summary>Writes every slot's current list now (deleting emptied rows); a host calls it when it stops. Never throws for storage.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var slot in _slots)
+        {
+            bool start;
+            lock (slot.Gate)
+            {
+                if (!slot.Dirty)
+                {
+                    continue;
+                }
+
+                start = !slot.Writing;
+                slot.Writing = true;
+            }
+
+            if (start)
+            {
+                await WriteLoopAsync(slot).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Every journal row of every process (one query of the <c>journal</c> partition).</summary>
+    public async Task<IReadOnlyList<JournalRow>> ReadAllAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = new List<JournalRow>();
+        await foreach (var e in _table.QueryAsync(TableFilter.Format($"PartitionKey eq {Partition}"), cancellationToken: cancellationToken)
+            .ConfigureAwait(false))
+        {
+            var json = Chunks.Read(e, "E");
+            var entries = string.IsNullOrEmpty(json) ? [] : RuntimeJson.Deserialize<List<JournalEntryData>>(json);
+            rows.Add(new JournalRow(e.GetString("Owner") ?? "", e.GetInt32("Slot") ?? 0, e.GetDateTimeOffset("WrittenAt") ?? default, e.ETag ?? "*",
+                [.. entries.Select(d => new JournalEntryView(d.T, d.R, new DateTimeOffset(d.A, TimeSpan.Zero), d.S))]));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Deletes a row as it was read (its ETag); false when its owner wrote it since (or it is gone).</summary>
+    public async Task<bool> DeleteAsync(JournalRow row, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        try
+        {
+            await _table.DeleteAsync(Partition, RowKey(row.Owner, row.Slot), row.ETag, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TableException ex) when (ex.Kind == TableErrorKind.PreconditionFailed)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Finishes this process's entries of slot <paramref name="slotIndex"/> added at or before <paramref name="cutoff"/> (a repair re-projected them).</summary>
+    internal void DoneUpTo(int slotIndex, DateTimeOffset cutoff)
+    {
+        var slot = _slots[slotIndex];
+        List<JournalEntry> old;
+        lock (slot.Gate)
+        {
+            old = [.. slot.Entries.Values.Where(e => e.Data.A <= cutoff.UtcTicks)];
+        }
+
+        foreach (var entry in old)
+        {
+            Done(entry);
+        }
+    }
+
+    /// <summary>True while this process holds <paramref name="entry"/> (read from its own row) unfinished.</summary>
+    internal bool IsPending(int slotIndex, JournalEntryView entry)
+    {
+        var slot = _slots[slotIndex];
+        lock (slot.Gate)
+        {
+            return slot.Entries.Values.Any(e => e.Data.R == entry.RequestId && e.Data.T == entry.TenantId && e.Data.A == entry.AddedAt.UtcTicks);
+        }
+    }
+
+    private static string RowKey(string owner, int slot) => owner + "|" + slot.ToString("D2", CultureInfo.InvariantCulture);
+
+    private static int Size(JournalEntryData d) => d.T.Length + d.R.Length + d.S.Length + 40;
+
+    private async Task ClearLaterAsync(Slot slot)
+    {
+        await Task.Delay(ClearDelay, _time).ConfigureAwait(false);
+        lock (slot.Gate)
+        {
+            slot.ClearScheduled = false;
+            if (slot.Writing || !slot.Dirty)
+            {
+                return;
+            }
+
+            slot.Writing = true;
+        }
+
+        await WriteLoopAsync(slot).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The slot's one writer: writes the slot's whole list (or deletes the row when the list is empty) until no commit
+    /// waits and nothing changed. One write at a time per row, so the rows land in the order their lists were taken.
+    /// </summary>
+    private async Task WriteLoopAsync(Slot slot)
+    {
+        while (true)
+        {
+            List<(JournalEntry Entry, TaskCompletionSource Listed)> waiting;
+            List<JournalEntryData> list;
+            lock (slot.Gate)
+            {
+                if (slot.Waiting.Count == 0 && !slot.Dirty)
+                {
+                    slot.Writing = false;
+                    return;
+                }
+
+                waiting = slot.Waiting;
+                slot.Waiting = [];
+                slot.Dirty = false;
+                list = [.. slot.Entries.Values.OrderBy(e => e.Id).Select(e => e.Data)];
+            }
+
+            try
+            {
+                Interlocked.Increment(ref _writes);
+                if (list.Count == 0)
+                {
+                    await _table.DeleteAsync(Partition, RowKey(Owner, slot.Index), cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    var entity = new TableEntity(Partition, RowKey(Owner, slot.Index))
+                    {
+                        ["Owner"] = Owner,
+                        ["Slot"] = slot.Index,
+                        ["WrittenAt"] = _time.GetUtcNow(),
+                        ["Count"] = list.Count,
+                    };
+                    Chunks.Write(entity, "E", RuntimeJson.Serialize(list));
+                    await _table.UpsertAsync(entity, TableUpdateMode.Replace, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                foreach (var (_, listed) in waiting)
+                {
+                    listed.TrySetResult();
+                }
+            }
+            catch (Exception ex)
+            {
+                // Storage failed: the commits that waited get the error (and drop their entries); what is still listed
+                // is written by the next commit's or clear's write. Stop rather than spin against a failing store, unless
+                // commits came meanwhile (they wait for this loop).
+                bool stop;
+                lock (slot.Gate)
+                {
+                    slot.Dirty = true;
+                    stop = slot.Waiting.Count == 0;
+                    if (stop)
+                    {
+                        slot.Writing = false;
+                    }
+                }
+
+                foreach (var (_, listed) in waiting)
+                {
+                    listed.TrySetException(ex);
+                }
+
+                if (stop)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private sealed class Slot(int index)
+    {
+        public int Index { get; } = index;
+
+        public Lock Gate { get; } = new();
+
+        public Dictionary<long, JournalEntry> Entries { get; } = [];
+
+        public List<(JournalEntry Entry, TaskCompletionSource Listed)> Waiting { get; set; } = [];
+
+        public int Chars { get; set; }
+
+        public bool Writing { get; set; }
+
+        public bool Dirty { get; set; }
+
+        public bool ClearScheduled { get; set; }
+    }
+}

@@ -1,0 +1,113 @@
+using ApprovalFunctions.Runtime.Processing;
+using ApprovalFunctions.Runtime.Storage;
+using ApprovalFunctions.Storage.Tables;
+
+namespace ApprovalFunctions.Runtime.Tests;
+
+public sealed class ProjectionJournalTests
+{
+    [Fact]
+    public async Task AddAsync_ConcurrentCommits_ShareWritesAndAreAllListed()
+    {
+        var h = await Harness.CreateAsync();
+        var journal = new ProjectionJournal(h.Runtime.Tables, h.Clock, "busy");
+
+        var entries = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => journal.AddAsync(Harness.Tenant, "r" + i, "[]")));
+
+        Assert.All(entries, Assert.NotNull);
+        var listed = (await journal.ReadAllAsync()).Where(r => r.Owner == "busy").SelectMany(r => r.Entries).Select(e => e.RequestId).ToHashSet();
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => "r" + i).ToHashSet(), listed);
+        // Group commit: commits that arrive while their slot's row is being written share the next write.
+        Assert.True(journal.Writes < 30, $"{journal.Writes} writes for 60 commits");
+        Assert.Equal(60, journal.Pending);
+    }
+
+    [Fact]
+    public async Task Done_EveryEntry_RowIsDeletedSoonAfter()
+    {
+        var h = await Harness.CreateAsync();
+        var journal = new ProjectionJournal(h.Runtime.Tables, h.Clock, "tidy");
+        var entries = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => journal.AddAsync(Harness.Tenant, "t" + i, "[]")));
+        Assert.NotEmpty(await RowsOfAsync(journal, "tidy"));
+
+        foreach (var entry in entries)
+        {
+            journal.Done(entry!);
+            journal.Done(entry!); // twice is harmless
+        }
+
+        var deadline = DateTime.UtcNow + ProjectionJournal.ClearDelay + TimeSpan.FromSeconds(5);
+        while ((await RowsOfAsync(journal, "tidy")).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Empty(await RowsOfAsync(journal, "tidy"));
+        Assert.Equal(0, journal.Pending);
+    }
+
+    [Fact]
+    public async Task AddAsync_StaleKeysTooLong_NotJournaled()
+    {
+        var h = await Harness.CreateAsync();
+        var journal = new ProjectionJournal(h.Runtime.Tables, h.Clock, "big");
+
+        var entry = await journal.AddAsync(Harness.Tenant, "huge", new string('x', ProjectionJournal.MaxEntryChars + 1));
+
+        Assert.Null(entry);
+        Assert.Empty(await RowsOfAsync(journal, "big"));
+        Assert.Equal(0, journal.Writes);
+    }
+
+    [Fact]
+    public async Task RepairJournalsAsync_DeadOwnersRow_RepairedThenDeleted()
+    {
+        var h = await Harness.CreateAsync();
+        var dead = new ProjectionJournal(h.Runtime.Tables, h.Clock, "dead");
+        await dead.AddAsync(Harness.Tenant, "gone", "[]");
+
+        // Not before the grace: a live process is still projecting it.
+        Assert.Equal(0, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
+        Assert.Single(await RowsOfAsync(dead, "dead"));
+
+        h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
+        Assert.Equal(1, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
+        Assert.Empty(await RowsOfAsync(dead, "dead"));
+        Assert.Equal(0, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task RepairJournalsAsync_LiveOwnersRow_RepairsOnlyOldEntriesAndKeepsTheRow()
+    {
+        var h = await Harness.CreateAsync();
+        var live = new ProjectionJournal(h.Runtime.Tables, h.Clock, "live");
+        // Same slot for both (the slot follows the request id's hash): find two ids that share one.
+        var ids = Enumerable.Range(0, 1000).Select(i => "q" + i).GroupBy(id => (uint)StringComparer.Ordinal.GetHashCode(id) % ProjectionJournal.SlotCount)
+            .First(g => g.Count() >= 2).Take(2).ToArray();
+        await live.AddAsync(Harness.Tenant, ids[0], "[]");
+        h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
+        await live.AddAsync(Harness.Tenant, ids[1], "[]"); // the owner writes its row again: it is alive
+
+        Assert.Equal(1, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
+        var row = Assert.Single(await RowsOfAsync(live, "live"));
+        Assert.Equal(2, row.Entries.Count);
+    }
+
+    [Fact]
+    public async Task RepairJournalsAsync_OwnFinishedProjections_NotRepairedAgain()
+    {
+        var h = await Harness.CreateAsync();
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("fine"));
+        await h.Runtime.Processor.ApplyAsync(Harness.Tenant, "fine", Harness.Approve("manager", "bob"));
+        Assert.Equal(0, h.Runtime.Processor.Journal!.Pending);
+
+        // Whether or not the row was rewritten yet, nothing this process finished is projected twice.
+        h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
+        Assert.Equal(0, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
+        Assert.DoesNotContain(await DueWorkTests.DueRowKindsAsync(h), k => k == DueWorkItem.ProjectKind);
+    }
+
+    private static async Task<List<JournalRow>> RowsOfAsync(ProjectionJournal journal, string owner) =>
+        [.. (await journal.ReadAllAsync()).Where(r => r.Owner == owner)];
+}
