@@ -488,9 +488,9 @@ public sealed partial class RequestProcessor
     }
 
     /// <summary>
-    /// Step 2 of a commit, the intents: the plan's due rows and, at the same time, its projection in the journal. A
-    /// projection the journal cannot take (its slot is full) gets its <c>project</c> rows after all. Returns the plan with
-    /// the journal entry or those rows.
+    /// Step 2 of a commit, the intents: the plan's due rows, or (an event that writes none) its projection in the journal.
+    /// A projection the journal cannot take (its slot is full) gets its <c>project</c> rows after all. Returns the plan
+    /// with the journal entry or those rows.
     /// </summary>
     private async Task<Plan> WriteIntentsAsync(Plan plan, ApprovalState state, CancellationToken cancellationToken)
     {
@@ -500,27 +500,14 @@ public sealed partial class RequestProcessor
             return plan;
         }
 
-        var journaled = journal.AddAsync(state.TenantId, state.Id, staleJson, cancellationToken);
-        try
-        {
-            await _dueWork.AddAsync(plan.DueRows, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            // No commit follows: take back the entry if it was listed (a failed journal write listed nothing).
-            await journaled.ContinueWith(t => { if (t.IsCompletedSuccessfully && t.Result is { } e) { journal.Done(e); } }, TaskScheduler.Default)
-                .ConfigureAwait(false);
-            throw;
-        }
-
-        if (await journaled.ConfigureAwait(false) is { } entry)
+        if (await journal.AddAsync(state.TenantId, state.Id, staleJson, cancellationToken).ConfigureAwait(false) is { } entry)
         {
             return plan with { Entry = entry };
         }
 
         var rows = ProjectRows(state, plan.Version, [.. plan.Stale], plan.Now);
         await _dueWork.AddAsync(rows, cancellationToken).ConfigureAwait(false);
-        return plan with { DueRows = [.. plan.DueRows, .. rows], Project = rows };
+        return plan with { DueRows = rows, Project = rows };
     }
 
     /// <summary>The plan's commit lost (nothing of it committed): its journal entry is not needed.</summary>
