@@ -60,6 +60,33 @@ public sealed class ProjectionJournalTests
     }
 
     [Fact]
+    public async Task AddAsync_SlotFullOfEscapedStaleKeys_RefusesInsteadOfWritingARowTooLarge()
+    {
+        var h = await Harness.CreateAsync();
+        var journal = new ProjectionJournal(h.Runtime.Tables, h.Clock, "full");
+        // Quotes are stored escaped (several characters each): the slot must count what the row will hold, not the raw length.
+        var quoted = "[" + string.Join(',', Enumerable.Repeat("\"\"", (ProjectionJournal.MaxEntryChars - 2) / 3)) + "]";
+        var sameSlot = Enumerable.Range(0, 100_000).Select(i => "f" + i)
+            .Where(id => (uint)StringComparer.Ordinal.GetHashCode(id) % ProjectionJournal.SlotCount == 0).Take(200);
+
+        var taken = 0;
+        foreach (var id in sameSlot)
+        {
+            if (await journal.AddAsync(Harness.Tenant, id, quoted) is null)
+            {
+                break;
+            }
+
+            taken++;
+        }
+
+        Assert.InRange(taken, 1, 199); // some fit, then the slot refuses (and the caller writes a project row)
+        var row = Assert.Single(await RowsOfAsync(journal, "full"));
+        Assert.Equal(taken, row.Entries.Count);
+        Assert.All(row.Entries, e => Assert.Equal(quoted, e.StaleJson));
+    }
+
+    [Fact]
     public async Task RepairJournalsAsync_DeadOwnersRow_RepairedThenDeleted()
     {
         var h = await Harness.CreateAsync();

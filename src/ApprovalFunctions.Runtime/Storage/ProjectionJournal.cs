@@ -9,12 +9,16 @@ internal sealed record JournalEntryData(string T, string R, long A, string S);
 /// <summary>A projection this process has journaled and not yet finished (<see cref="ProjectionJournal.Done"/>).</summary>
 public sealed class JournalEntry
 {
-    internal JournalEntry(long id, int slot, JournalEntryData data)
+    internal JournalEntry(long id, int slot, JournalEntryData data, int chars)
     {
         Id = id;
         Slot = slot;
         Data = data;
+        Chars = chars;
     }
+
+    /// <summary>Characters it takes in its row's JSON.</summary>
+    internal int Chars { get; }
 
     internal long Id { get; }
 
@@ -54,8 +58,11 @@ public sealed class ProjectionJournal
     /// <summary>Stale-key JSON longer than this is not journaled: the commit writes a <c>project</c> due row of its own.</summary>
     public const int MaxEntryChars = 8_000;
 
-    /// <summary>Most characters of entries one row holds (a row holds ~450K through <see cref="Chunks"/>); past it, <c>project</c> rows.</summary>
-    public const int MaxRowChars = 300_000;
+    /// <summary>
+    /// Most characters of serialized entries one row takes (a row holds <see cref="Chunks.MaxCharsPerEntity"/>, ~458K); past it,
+    /// <c>project</c> rows. Counted as stored: the stale keys' JSON is a string inside the row's JSON, escaped.
+    /// </summary>
+    public const int MaxRowChars = 400_000;
 
     /// <summary>How long a slot with finished projections waits for more work before it writes (or deletes) its row.</summary>
     public static readonly TimeSpan ClearDelay = TimeSpan.FromSeconds(1);
@@ -99,8 +106,8 @@ public sealed class ProjectionJournal
 
         var data = new JournalEntryData(tenantId, requestId, _time.GetUtcNow().UtcTicks, staleJson);
         var slot = _slots[(int)((uint)StringComparer.Ordinal.GetHashCode(requestId) % SlotCount)];
-        var entry = new JournalEntry(Interlocked.Increment(ref _nextId), slot.Index, data);
         var size = Size(data);
+        var entry = new JournalEntry(Interlocked.Increment(ref _nextId), slot.Index, data, size);
         var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bool start;
         lock (slot.Gate)
@@ -150,7 +157,7 @@ public sealed class ProjectionJournal
                 return;
             }
 
-            slot.Chars -= Size(entry.Data);
+            slot.Chars -= entry.Chars;
             slot.Dirty = true;
             if (slot.Writing || slot.ClearScheduled)
             {
@@ -249,7 +256,7 @@ public sealed class ProjectionJournal
 
     private static string RowKey(string owner, int slot) => owner + "|" + slot.ToString("D2", CultureInfo.InvariantCulture);
 
-    private static int Size(JournalEntryData d) => d.T.Length + d.R.Length + d.S.Length + 40;
+    private static int Size(JournalEntryData d) => RuntimeJson.Serialize(d).Length + 1; // and its comma
 
     private async Task ClearLaterAsync(Slot slot)
     {

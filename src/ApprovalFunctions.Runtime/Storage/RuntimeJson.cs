@@ -16,6 +16,7 @@ internal sealed record ManifestRow(string T, string Pk, string Rk, string H);
 [JsonSerializable(typeof(List<ManifestRow>))]
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(List<JournalEntryData>))]
+[JsonSerializable(typeof(JournalEntryData))]
 [JsonSerializable(typeof(ContinuationPayload))]
 internal sealed partial class RuntimeJsonContext : JsonSerializerContext;
 
