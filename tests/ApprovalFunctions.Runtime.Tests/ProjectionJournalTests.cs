@@ -1,4 +1,7 @@
+using ApprovalFunctions.Engine.State;
 using ApprovalFunctions.Runtime.Processing;
+using Azure.Core;
+using Azure.Core.Pipeline;
 using ApprovalFunctions.Runtime.Storage;
 using ApprovalFunctions.Storage.Tables;
 
@@ -133,6 +136,50 @@ public sealed class ProjectionJournalTests
         h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));
         Assert.Equal(0, await h.Runtime.Runner.RepairJournalsAsync(h.Clock.GetUtcNow()));
         Assert.DoesNotContain(await DueWorkTests.DueRowKindsAsync(h), k => k == DueWorkItem.ProjectKind);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_ProjectionFailsAfterTheCommit_ThisProcessRepairsItAndDropsTheEntry()
+    {
+        var fail = new FailRequestsPolicy { PathContains = "Requesters" };
+        var h = await Harness.CreateAsync(extraPolicy: fail);
+        h.Runtime.Processor.ProjectionRetryDelay = TimeSpan.FromMilliseconds(200);
+        await h.PublishAsync("inv", Harness.OneStage());
+        await h.Runtime.Processor.SubmitAsync(Harness.Submit("flaky"));
+
+        fail.Armed = true;
+        await Assert.ThrowsAsync<IOException>(() => h.Runtime.Processor.ApplyAsync(Harness.Tenant, "flaky", Harness.Approve("manager", "bob")));
+        fail.Armed = false;
+        // Committed, but alice's list still says pending, and the journal still lists the projection.
+        Assert.Equal(RequestStatus.Approved, (await h.Runtime.Requests.GetAsync(Harness.Tenant, "flaky"))!.State.Status);
+        Assert.Equal("pending", Assert.Single((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null)).Items).Status);
+        Assert.Equal(1, h.Runtime.Processor.Journal!.Pending);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (h.Runtime.Processor.Journal.Pending > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(0, h.Runtime.Processor.Journal.Pending);
+        Assert.Equal("approved", Assert.Single((await h.Runtime.Index.ListRequestedAsync(Harness.Tenant, "alice", ListFilter.None, 10, null)).Items).Status);
+        Assert.Empty((await h.Runtime.Index.ListInboxAsync(Harness.Tenant, "bob", true, ListFilter.None, 10, null)).Items);
+    }
+
+    /// <summary>While armed, fails every request whose path contains <see cref="PathContains"/> as a lost connection would.</summary>
+    private sealed class FailRequestsPolicy : HttpPipelinePolicy
+    {
+        public string PathContains { get; init; } = "\u0000";
+
+        public bool Armed { get; set; }
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("the table client is used asynchronously");
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline) =>
+            Armed && Uri.UnescapeDataString(message.Request.Uri.Path).Contains(PathContains, StringComparison.Ordinal)
+                ? throw new IOException("injected: connection lost")
+                : ProcessNextAsync(message, pipeline);
     }
 
     private static async Task<List<JournalRow>> RowsOfAsync(ProjectionJournal journal, string owner) =>

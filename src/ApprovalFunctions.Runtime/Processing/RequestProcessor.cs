@@ -510,6 +510,31 @@ public sealed partial class RequestProcessor
         return plan with { DueRows = rows, Project = rows };
     }
 
+    /// <summary>How long this process waits before it repairs a projection of its own that failed (tests shorten it).</summary>
+    internal TimeSpan ProjectionRetryDelay { get; set; } = ProjectionGrace;
+
+    /// <summary>
+    /// Re-projects a journaled projection that failed after its commit, then drops it from the journal; a few attempts, then
+    /// the journal row is left to <see cref="DueWorkRunner.RepairJournalsAsync"/>.
+    /// </summary>
+    private async Task RepairLaterAsync(JournalEntry entry)
+    {
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            try
+            {
+                await Task.Delay(ProjectionRetryDelay * attempt, _time).ConfigureAwait(false);
+                await ReprojectAsync(entry.TenantId, entry.RequestId, entry.Data.S).ConfigureAwait(false);
+                Journal?.Done(entry);
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogRepairFailed(ex, entry.RequestId, attempt);
+            }
+        }
+    }
+
     /// <summary>The plan's commit lost (nothing of it committed): its journal entry is not needed.</summary>
     private void Forget(Plan plan)
     {
@@ -526,7 +551,18 @@ public sealed partial class RequestProcessor
             return;
         }
 
-        await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (plan.Entry is { } entry && ex is not OperationCanceledException)
+        {
+            // Committed, not projected. The entry stays listed, so a crash now is still covered; this process repairs it
+            // itself a little later, so it does not stay listed (and re-projected by other processes' scans) while it lives.
+            _ = RepairLaterAsync(entry);
+            throw;
+        }
+
         Forget(plan); // projected: the journal's next write leaves it out
         // Done: the repair rows go with the shard's next batched delete, off the caller's path (a lost delete only
         // means a harmless re-projection when the row comes due).
@@ -695,6 +731,9 @@ public sealed partial class RequestProcessor
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Request {RequestId}: lost the commit race (attempt {Attempt}); re-reading")]
     private partial void LogRaceLost(string requestId, int attempt);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Projection of request {RequestId} failed after its commit; repair attempt {Attempt} failed too")]
+    private partial void LogRepairFailed(Exception ex, string requestId, int attempt);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Re-projected request {RequestId}: {Rows} rows written, {Deleted} stale rows deleted")]
     private partial void LogReprojected(string requestId, int rows, int deleted);
