@@ -362,7 +362,15 @@ public sealed partial class DueWorkRunner
     /// <summary>Runs every shard once, after repairing the projections of journal rows (tests, single-process hosts, re-drives).</summary>
     public async Task<int> RunAllOnceAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var total = await RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
+        var total = 0;
+        try
+        {
+            total += await RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogItemFailed(ex, "journal", "-", "scan"); // the shards still run
+        }
         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
         {
             total += await RunOnceAsync(shard, now, cancellationToken).ConfigureAwait(false);
@@ -391,6 +399,7 @@ public sealed partial class DueWorkRunner
         {
             var failed = false;
             var own = row.Owner == journal.Owner;
+            var repairedHere = new List<JournalEntryView>();
             // This process's own row may still list projections it finished (the row is rewritten a little later): only
             // those it still holds are repaired.
             foreach (var entry in row.Entries.Where(e => e.AddedAt <= cutoff && (!own || journal.IsPending(row.Slot, e))))
@@ -398,6 +407,7 @@ public sealed partial class DueWorkRunner
                 try
                 {
                     await _processor.ReprojectAsync(entry.TenantId, entry.RequestId, entry.StaleJson, cancellationToken).ConfigureAwait(false);
+                    repairedHere.Add(entry);
                     repaired++;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -414,11 +424,18 @@ public sealed partial class DueWorkRunner
 
             if (own)
             {
-                journal.DoneUpTo(row.Slot, cutoff);
+                journal.DoneListed(row.Slot, repairedHere); // only what was re-projected: an entry listed since is not finished
             }
             else if (row.WrittenAt <= cutoff)
             {
-                await journal.DeleteAsync(row, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await journal.DeleteAsync(row, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    LogItemFailed(ex, "journal", "-", row.Owner); // repaired; the row goes at the next scan
+                }
             }
         }
 

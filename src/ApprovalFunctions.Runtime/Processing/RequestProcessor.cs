@@ -180,6 +180,11 @@ public sealed partial class RequestProcessor
                 ? throw new StorageBusyException($"Request {evt.RequestId} exists but could not be read.", ex)
                 : new ProcessResult(ProcessStatus.Duplicate, new EngineResult(existing.State, [], [], null, Duplicate: true), existing.State);
         }
+        catch
+        {
+            RepairSoon(plan); // the outcome is unknown (a timeout may still have committed)
+            throw;
+        }
 
         Remember(LockKey(evt.TenantId, evt.RequestId), stored);
         Committed(evt, result, plan, stored);
@@ -336,6 +341,7 @@ public sealed partial class RequestProcessor
             catch
             {
                 _recent.Remove(key); // the outcome is unknown (a timeout may still have committed): read next time
+                RepairSoon(plan);
                 throw;
             }
 
@@ -513,17 +519,34 @@ public sealed partial class RequestProcessor
     /// <summary>How long this process waits before it repairs a projection of its own that failed (tests shorten it).</summary>
     internal TimeSpan ProjectionRetryDelay { get; set; } = ProjectionGrace;
 
+    /// <summary>The longest wait between two attempts at repairing a projection of this process's own.</summary>
+    public static readonly TimeSpan MaxProjectionRetryDelay = TimeSpan.FromMinutes(5);
+
     /// <summary>
-    /// Re-projects a journaled projection that failed after its commit, then drops it from the journal; a few attempts, then
-    /// the journal row is left to <see cref="DueWorkRunner.RepairJournalsAsync"/>.
+    /// A journaled projection whose commit or projection failed or was abandoned (the outcome may be unknown): the entry
+    /// stays listed, so a crash is still covered, and this process re-projects it from what storage holds a little later
+    /// and then drops it, so it does not stay listed (and re-projected by other processes' scans) while the process lives.
+    /// </summary>
+    private void RepairSoon(Plan plan)
+    {
+        if (plan.Entry is { } entry)
+        {
+            _ = RepairLaterAsync(entry);
+        }
+    }
+
+    /// <summary>
+    /// Re-projects a journaled projection, then drops it from the journal; retried further apart each time (at most
+    /// <see cref="MaxProjectionRetryDelay"/>) until it succeeds, the entry staying listed meanwhile.
     /// </summary>
     private async Task RepairLaterAsync(JournalEntry entry)
     {
-        for (var attempt = 1; attempt <= 5; attempt++)
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await Task.Delay(ProjectionRetryDelay * attempt, _time).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromTicks(Math.Min(ProjectionRetryDelay.Ticks * attempt, MaxProjectionRetryDelay.Ticks)), _time)
+                    .ConfigureAwait(false);
                 await ReprojectAsync(entry.TenantId, entry.RequestId, entry.Data.S).ConfigureAwait(false);
                 Journal?.Done(entry);
                 return;
@@ -555,11 +578,9 @@ public sealed partial class RequestProcessor
         {
             await WriteIndexAsync(plan.Changed, plan.Stale, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (plan.Entry is { } entry && ex is not OperationCanceledException)
+        catch
         {
-            // Committed, not projected. The entry stays listed, so a crash now is still covered; this process repairs it
-            // itself a little later, so it does not stay listed (and re-projected by other processes' scans) while it lives.
-            _ = RepairLaterAsync(entry);
+            RepairSoon(plan); // committed, not projected (a storage error, or the caller gave up)
             throw;
         }
 
@@ -732,7 +753,7 @@ public sealed partial class RequestProcessor
     [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Request {RequestId}: lost the commit race (attempt {Attempt}); re-reading")]
     private partial void LogRaceLost(string requestId, int attempt);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Projection of request {RequestId} failed after its commit; repair attempt {Attempt} failed too")]
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Re-projecting request {RequestId} after a failed or abandoned commit or projection failed (attempt {Attempt}); retrying later")]
     private partial void LogRepairFailed(Exception ex, string requestId, int attempt);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Re-projected request {RequestId}: {Rows} rows written, {Deleted} stale rows deleted")]

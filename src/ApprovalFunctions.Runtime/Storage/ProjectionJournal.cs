@@ -84,6 +84,9 @@ public sealed class ProjectionJournal
         _slots = [.. Enumerable.Range(0, SlotCount).Select(i => new Slot(i))];
     }
 
+    /// <summary><see cref="ClearDelay"/> for this journal (tests lengthen it to look at a row before it is rewritten).</summary>
+    internal TimeSpan ClearAfter { get; set; } = ClearDelay;
+
     /// <summary>This process's name in its rows.</summary>
     public string Owner { get; }
 
@@ -126,7 +129,7 @@ public sealed class ProjectionJournal
 
         if (start)
         {
-            _ = WriteLoopAsync(slot);
+            StartLoop(slot);
         }
 
         try
@@ -178,22 +181,25 @@ public sealed class ProjectionJournal
     {
         foreach (var slot in _slots)
         {
-            bool start;
+            Task loop;
             lock (slot.Gate)
             {
-                if (!slot.Dirty)
+                if (slot.Writing)
+                {
+                    loop = slot.Loop; // it writes what changed before it stops
+                }
+                else if (slot.Dirty)
+                {
+                    slot.Writing = true;
+                    loop = slot.Loop = WriteLoopAsync(slot);
+                }
+                else
                 {
                     continue;
                 }
-
-                start = !slot.Writing;
-                slot.Writing = true;
             }
 
-            if (start)
-            {
-                await WriteLoopAsync(slot).WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
+            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -205,7 +211,16 @@ public sealed class ProjectionJournal
             .ConfigureAwait(false))
         {
             var json = Chunks.Read(e, "E");
-            var entries = string.IsNullOrEmpty(json) ? [] : RuntimeJson.Deserialize<List<JournalEntryData>>(json);
+            List<JournalEntryData> entries;
+            try
+            {
+                entries = string.IsNullOrEmpty(json) ? [] : RuntimeJson.Deserialize<List<JournalEntryData>>(json);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                continue; // not a row this code wrote: left alone, never deleted unread
+            }
+
             rows.Add(new JournalRow(e.GetString("Owner") ?? "", e.GetInt32("Slot") ?? 0, e.GetDateTimeOffset("WrittenAt") ?? default, e.ETag ?? "*",
                 [.. entries.Select(d => new JournalEntryView(d.T, d.R, new DateTimeOffset(d.A, TimeSpan.Zero), d.S))]));
         }
@@ -228,21 +243,24 @@ public sealed class ProjectionJournal
         }
     }
 
-    /// <summary>Finishes this process's entries of slot <paramref name="slotIndex"/> added at or before <paramref name="cutoff"/> (a repair re-projected them).</summary>
-    internal void DoneUpTo(int slotIndex, DateTimeOffset cutoff)
+    /// <summary>Finishes this process's entries of slot <paramref name="slotIndex"/> that a repair re-projected, as read from its row.</summary>
+    internal void DoneListed(int slotIndex, IReadOnlyCollection<JournalEntryView> repaired)
     {
         var slot = _slots[slotIndex];
-        List<JournalEntry> old;
+        List<JournalEntry> done;
         lock (slot.Gate)
         {
-            old = [.. slot.Entries.Values.Where(e => e.Data.A <= cutoff.UtcTicks)];
+            done = [.. slot.Entries.Values.Where(e => repaired.Any(v => Same(e, v)))];
         }
 
-        foreach (var entry in old)
+        foreach (var entry in done)
         {
             Done(entry);
         }
     }
+
+    private static bool Same(JournalEntry e, JournalEntryView v) =>
+        e.Data.R == v.RequestId && e.Data.T == v.TenantId && e.Data.A == v.AddedAt.UtcTicks;
 
     /// <summary>True while this process holds <paramref name="entry"/> (read from its own row) unfinished.</summary>
     internal bool IsPending(int slotIndex, JournalEntryView entry)
@@ -250,7 +268,7 @@ public sealed class ProjectionJournal
         var slot = _slots[slotIndex];
         lock (slot.Gate)
         {
-            return slot.Entries.Values.Any(e => e.Data.R == entry.RequestId && e.Data.T == entry.TenantId && e.Data.A == entry.AddedAt.UtcTicks);
+            return slot.Entries.Values.Any(e => Same(e, entry));
         }
     }
 
@@ -260,7 +278,7 @@ public sealed class ProjectionJournal
 
     private async Task ClearLaterAsync(Slot slot)
     {
-        await Task.Delay(ClearDelay, _time).ConfigureAwait(false);
+        await Task.Delay(ClearAfter, _time).ConfigureAwait(false);
         lock (slot.Gate)
         {
             slot.ClearScheduled = false;
@@ -272,7 +290,19 @@ public sealed class ProjectionJournal
             slot.Writing = true;
         }
 
-        await WriteLoopAsync(slot).ConfigureAwait(false);
+        StartLoop(slot);
+    }
+
+    private void StartLoop(Slot slot)
+    {
+        var loop = WriteLoopAsync(slot);
+        lock (slot.Gate)
+        {
+            if (!loop.IsCompleted)
+            {
+                slot.Loop = loop;
+            }
+        }
     }
 
     /// <summary>
@@ -370,5 +400,8 @@ public sealed class ProjectionJournal
         public bool Dirty { get; set; }
 
         public bool ClearScheduled { get; set; }
+
+        /// <summary>The write loop running (or last run), for <see cref="FlushAsync"/> to wait for.</summary>
+        public Task Loop { get; set; } = Task.CompletedTask;
     }
 }
