@@ -70,7 +70,7 @@ public sealed class ProjectionJournalTests
         // Quotes are stored escaped (several characters each): the slot must count what the row will hold, not the raw length.
         var quoted = "[" + string.Join(',', Enumerable.Repeat("\"\"", (ProjectionJournal.MaxEntryChars - 2) / 3)) + "]";
         var sameSlot = Enumerable.Range(0, 100_000).Select(i => "f" + i)
-            .Where(id => (uint)StringComparer.Ordinal.GetHashCode(id) % ProjectionJournal.SlotCount == 0).Take(200);
+            .Where(id => ProjectionJournal.SlotOf(id) == 0).Take(200);
 
         var taken = 0;
         foreach (var id in sameSlot)
@@ -112,7 +112,7 @@ public sealed class ProjectionJournalTests
         var h = await Harness.CreateAsync();
         var live = new ProjectionJournal(h.Runtime.Tables, h.Clock, "live");
         // Same slot for both (the slot follows the request id's hash): find two ids that share one.
-        var ids = Enumerable.Range(0, 1000).Select(i => "q" + i).GroupBy(id => (uint)StringComparer.Ordinal.GetHashCode(id) % ProjectionJournal.SlotCount)
+        var ids = Enumerable.Range(0, 1000).Select(i => "q" + i).GroupBy(ProjectionJournal.SlotOf)
             .First(g => g.Count() >= 2).Take(2).ToArray();
         await live.AddAsync(Harness.Tenant, ids[0], "[]");
         h.Clock.Advance(RequestProcessor.ProjectionGrace + TimeSpan.FromSeconds(1));

@@ -362,15 +362,7 @@ public sealed partial class DueWorkRunner
     /// <summary>Runs every shard once, after repairing the projections of journal rows (tests, single-process hosts, re-drives).</summary>
     public async Task<int> RunAllOnceAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var total = 0;
-        try
-        {
-            total += await RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            LogItemFailed(ex, "journal", "-", "scan"); // the shards still run
-        }
+        var total = await TryRepairJournalsAsync(now, cancellationToken).ConfigureAwait(false); // the shards run even when it fails
         for (var shard = 0; shard < DueWorkStore.ShardCount; shard++)
         {
             total += await RunOnceAsync(shard, now, cancellationToken).ConfigureAwait(false);
@@ -440,6 +432,20 @@ public sealed partial class DueWorkRunner
         }
 
         return repaired;
+    }
+
+    /// <summary><see cref="RepairJournalsAsync"/> for a caller that goes on regardless: a failure is logged and repairs nothing.</summary>
+    internal async Task<int> TryRepairJournalsAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogItemFailed(ex, "journal", "-", "scan");
+            return 0;
+        }
     }
 
     /// <summary>Writes this process's journal as it stands (a host calls it when it stops).</summary>
@@ -1025,14 +1031,11 @@ public sealed partial class DueWorkPoller
     {
         try
         {
-            await _runner.RepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
+            await _runner.TryRepairJournalsAsync(now, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            LogPollFailed(ex);
-        }
-        catch (OperationCanceledException)
-        {
+            // stopping: the next holder of shard 0 scans
         }
     }
 

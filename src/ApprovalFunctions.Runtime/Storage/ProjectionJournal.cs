@@ -9,16 +9,19 @@ internal sealed record JournalEntryData(string T, string R, long A, string S);
 /// <summary>A projection this process has journaled and not yet finished (<see cref="ProjectionJournal.Done"/>).</summary>
 public sealed class JournalEntry
 {
-    internal JournalEntry(long id, int slot, JournalEntryData data, int chars)
+    internal JournalEntry(long id, int slot, JournalEntryData data)
     {
         Id = id;
         Slot = slot;
         Data = data;
-        Chars = chars;
+        Json = RuntimeJson.Serialize(data);
     }
 
-    /// <summary>Characters it takes in its row's JSON.</summary>
-    internal int Chars { get; }
+    /// <summary>The entry as its row's JSON array holds it (serialized once, written with every write of the row).</summary>
+    internal string Json { get; }
+
+    /// <summary>Characters it takes in its row's JSON, with its comma.</summary>
+    internal int Chars => Json.Length + 1;
 
     internal long Id { get; }
 
@@ -107,29 +110,28 @@ public sealed class ProjectionJournal
             return null;
         }
 
-        var data = new JournalEntryData(tenantId, requestId, _time.GetUtcNow().UtcTicks, staleJson);
-        var slot = _slots[(int)((uint)StringComparer.Ordinal.GetHashCode(requestId) % SlotCount)];
-        var size = Size(data);
-        var entry = new JournalEntry(Interlocked.Increment(ref _nextId), slot.Index, data, size);
+        var slot = _slots[SlotOf(requestId)];
+        var entry = new JournalEntry(Interlocked.Increment(ref _nextId), slot.Index,
+            new JournalEntryData(tenantId, requestId, _time.GetUtcNow().UtcTicks, staleJson));
         var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bool start;
         lock (slot.Gate)
         {
-            if (slot.Chars + size > MaxRowChars)
+            if (slot.Chars + entry.Chars > MaxRowChars)
             {
                 return null;
             }
 
             slot.Entries.Add(entry.Id, entry);
-            slot.Chars += size;
-            slot.Waiting.Add((entry, listed));
+            slot.Chars += entry.Chars;
+            slot.Waiting.Add(listed);
             start = !slot.Writing;
             slot.Writing = true;
         }
 
         if (start)
         {
-            StartLoop(slot);
+            _ = StartLoop(slot);
         }
 
         try
@@ -173,6 +175,9 @@ public sealed class ProjectionJournal
         _ = ClearLaterAsync(slot);
     }
 
+    /// <summary>The slot (row) of this process that journals <paramref name="requestId"/>'s projections.</summary>
+    internal static int SlotOf(string requestId) => (int)((uint)StringComparer.Ordinal.GetHashCode(requestId) % SlotCount);
+
     /// <summary>Projections this process has journaled and not finished.</summary>
     public int Pending => _slots.Sum(s => { lock (s.Gate) { return s.Entries.Count; } });
 
@@ -181,17 +186,16 @@ public sealed class ProjectionJournal
     {
         foreach (var slot in _slots)
         {
-            Task loop;
+            Task? running = null;
             lock (slot.Gate)
             {
                 if (slot.Writing)
                 {
-                    loop = slot.Loop; // it writes what changed before it stops
+                    running = slot.Loop; // it writes what changed before it stops
                 }
                 else if (slot.Dirty)
                 {
                     slot.Writing = true;
-                    loop = slot.Loop = WriteLoopAsync(slot);
                 }
                 else
                 {
@@ -199,7 +203,7 @@ public sealed class ProjectionJournal
                 }
             }
 
-            await loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await (running ?? StartLoop(slot)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -274,8 +278,6 @@ public sealed class ProjectionJournal
 
     private static string RowKey(string owner, int slot) => owner + "|" + slot.ToString("D2", CultureInfo.InvariantCulture);
 
-    private static int Size(JournalEntryData d) => RuntimeJson.Serialize(d).Length + 1; // and its comma
-
     private async Task ClearLaterAsync(Slot slot)
     {
         await Task.Delay(ClearAfter, _time).ConfigureAwait(false);
@@ -290,10 +292,11 @@ public sealed class ProjectionJournal
             slot.Writing = true;
         }
 
-        StartLoop(slot);
+        _ = StartLoop(slot);
     }
 
-    private void StartLoop(Slot slot)
+    /// <summary>Runs the slot's write loop (the caller set <c>Writing</c>) and keeps it for <see cref="FlushAsync"/>.</summary>
+    private Task StartLoop(Slot slot)
     {
         var loop = WriteLoopAsync(slot);
         lock (slot.Gate)
@@ -303,6 +306,8 @@ public sealed class ProjectionJournal
                 slot.Loop = loop;
             }
         }
+
+        return loop;
     }
 
     /// <summary>
@@ -313,8 +318,8 @@ public sealed class ProjectionJournal
     {
         while (true)
         {
-            List<(JournalEntry Entry, TaskCompletionSource Listed)> waiting;
-            List<JournalEntryData> list;
+            List<TaskCompletionSource> waiting;
+            List<string> list;
             lock (slot.Gate)
             {
                 if (slot.Waiting.Count == 0 && !slot.Dirty)
@@ -326,7 +331,7 @@ public sealed class ProjectionJournal
                 waiting = slot.Waiting;
                 slot.Waiting = [];
                 slot.Dirty = false;
-                list = [.. slot.Entries.Values.OrderBy(e => e.Id).Select(e => e.Data)];
+                list = [.. slot.Entries.Values.OrderBy(e => e.Id).Select(e => e.Json)];
             }
 
             try
@@ -345,11 +350,11 @@ public sealed class ProjectionJournal
                         ["WrittenAt"] = _time.GetUtcNow(),
                         ["Count"] = list.Count,
                     };
-                    Chunks.Write(entity, "E", RuntimeJson.Serialize(list));
+                    Chunks.Write(entity, "E", "[" + string.Join(',', list) + "]"); // the JSON array of the entries, each serialized once
                     await _table.UpsertAsync(entity, TableUpdateMode.Replace, CancellationToken.None).ConfigureAwait(false);
                 }
 
-                foreach (var (_, listed) in waiting)
+                foreach (var listed in waiting)
                 {
                     listed.TrySetResult();
                 }
@@ -370,7 +375,7 @@ public sealed class ProjectionJournal
                     }
                 }
 
-                foreach (var (_, listed) in waiting)
+                foreach (var listed in waiting)
                 {
                     listed.TrySetException(ex);
                 }
@@ -391,7 +396,7 @@ public sealed class ProjectionJournal
 
         public Dictionary<long, JournalEntry> Entries { get; } = [];
 
-        public List<(JournalEntry Entry, TaskCompletionSource Listed)> Waiting { get; set; } = [];
+        public List<TaskCompletionSource> Waiting { get; set; } = [];
 
         public int Chars { get; set; }
 
