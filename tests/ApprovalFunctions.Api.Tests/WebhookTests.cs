@@ -68,7 +68,9 @@ public sealed class WebhookTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var timestamp = scenario switch
         {
             "stale" => Now() - 301,
-            "future" => Now() + 301,
+            // From the next whole second: Now() truncates, so Now() + 301 was only 300.x s ahead of the moment it was sent and
+            // fell inside the window whenever the fraction plus the request's own time passed a second (a flaky 200).
+            "future" => NextWholeSecond() + 301,
             _ => Now(),
         };
         var signature = Signatures.Sign(scenario == "forged" ? "not-the-secret" : secret, timestamp, Encoding.UTF8.GetBytes(body));
@@ -171,6 +173,9 @@ public sealed class WebhookTests(ApiFactory factory) : IClassFixture<ApiFactory>
         $$"""{"eventId":"{{eventId}}","approvalId":"{{approvalId}}","stageId":"s1","decision":"{{decision}}","actor":"{{actor}}","comment":"via erp"}""";
 
     internal static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>Unix seconds rounded up: a timestamp that is at least this far ahead of the present.</summary>
+    private static long NextWholeSecond() => (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 999) / 1000;
 
     internal Task<HttpResponseMessage> SendAsync(string integration, string secret, string body, long timestamp) =>
         SendAsync(factory, integration, secret, body, timestamp);

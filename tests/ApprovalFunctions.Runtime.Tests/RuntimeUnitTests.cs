@@ -23,6 +23,11 @@ public sealed class RuntimeUnitTests
         Assert.NotNull(Signatures.Verify("other", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now));
         Assert.NotNull(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, Encoding.UTF8.GetBytes("{}"), Now));
         Assert.NotNull(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now.AddMinutes(6)));
+        // The window's edges, on a fixed clock: 300 s either way is in, 301 s out (the HTTP test cannot probe them to the second).
+        Assert.Null(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now.AddSeconds(300)));
+        Assert.Null(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now.AddSeconds(-300)));
+        Assert.NotNull(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now.AddSeconds(301)));
+        Assert.NotNull(Signatures.Verify("secret", ts.ToString(System.Globalization.CultureInfo.InvariantCulture), signature, body, Now.AddSeconds(-301)));
         Assert.NotNull(Signatures.Verify("secret", "abc", signature, body, Now));
     }
 
