@@ -407,6 +407,37 @@ internal static class Bench
     public static Task<List<double>> LifecyclesOnlyAsync(Environment2 env, int reps, int count) =>
         OnWarmHostAsync(env, "lifecycles", async (api, url, receiver) => (await LifecycleRatesAsync(api, url, receiver, reps, count)).Rates);
 
+    /// <summary>
+    /// Diagnostics: <paramref name="count"/> pending requests for the filler approver on a warm host of its own, then the page,
+    /// its query straight to Azurite and a query matching no row of the inbox table, p50/p99 of <paramref name="reps"/> runs,
+    /// and the lateness of 100 timers per run; the two queries again after the host is stopped, which shows what the running host's own storage traffic adds.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> PageOnlyAsync(Environment2 env, int reps, int count, int ops)
+    {
+        var api = new ApiClient(env.SigningKey);
+        using var receiver = new CallbackReceiver();
+        using var host = await StartWarmHostAsync(env, api, receiver, "page", null);
+        var url = host.BaseUrl;
+        var sw = Stopwatch.StartNew();
+        await Stats.ForEach(Enumerable.Range(0, count), Clients, i => api.SubmitAsync(url, "bench.fill", $"P-{i}"));
+        var lines = new List<string> { $"populated {count:N0} in {sw.Elapsed.TotalSeconds:F0} s" };
+        var tables = new StorageTables(new TableServiceClient(env.Storage), host.Hub);
+        var tenant = TableKey.Encode(ApiClient.Tenant) + "|";
+        var direct = TableFilter.RowKeyStartsWith(tenant + TableKey.Encode("filler"), "p|");
+        var none = TableFilter.PartitionKeyEquals(tenant + TableKey.Encode("nobody"));
+        string Line(string what, PageLatency l) => $"{what}: p50 {l.P50:F1} ms, p99 {l.P99:F1} ms (runs {string.Join(", ", l.P99Runs.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})";
+        lines.Add(Line("page (host up)", await PageLatencyAsync(api, url, ops, reps)));
+        lines.Add(Line("direct query (host up)", await StorageQueryLatencyAsync(tables.Inbox, direct, 50, ops, reps)));
+        lines.Add(Line("no-match query (host up)", await StorageQueryLatencyAsync(tables.Inbox, none, 50, ops, reps)));
+        var timers = await TimerLatenessAsync(api, url, 100, reps);
+        lines.Add($"timer lateness: p50 {timers.P50:F1} ms, p99 {timers.P99:F1} ms, {timers.Count} timers, {timers.Unfired} unfired");
+        host.Kill();
+        await Task.Delay(2000);
+        lines.Add(Line("direct query (host stopped)", await StorageQueryLatencyAsync(tables.Inbox, direct, 50, ops, reps)));
+        lines.Add(Line("no-match query (host stopped)", await StorageQueryLatencyAsync(tables.Inbox, none, 50, ops, reps)));
+        return lines;
+    }
+
     /// <summary>Diagnostics: only decisions/s with 64 clients, on a warm host of its own.</summary>
     public static Task<(List<double> Decisions, List<double> Submissions)> DecisionsOnlyAsync(Environment2 env, int reps, int count) =>
         OnWarmHostAsync(env, "decisions", (api, url, _) => DecisionRatesAsync(api, url, reps, count));

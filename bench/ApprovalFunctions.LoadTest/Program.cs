@@ -7,6 +7,7 @@ using ApprovalFunctions.LoadTest;
 //   latency [--reps N] [--ops N]                              only the one-client decision latency (diagnostics)
 //   decisions [--reps N] [--n N]                              only decisions/s with 64 clients (diagnostics)
 //   lifecycles [--reps N] [--n N]                             only full lifecycles/s with 32 clients (diagnostics)
+//   page [--reps N] [--n N] [--ops N]                         only the page at N pending, host up and host stopped (diagnostics)
 // Storage: APPROVALS_BENCH_STORAGE or APPROVALS_TEST_STORAGE (an Azurite connection string). scripts/bench.sh sets it up.
 var mode = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "bench";
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -68,6 +69,17 @@ try
             return 0;
         }
 
+        case "page":
+        {
+            // Diagnostics: only the 'my approvals' page at --n pending, with the host up and its queries with the host stopped.
+            foreach (var line in await Bench.PageOnlyAsync(env, IntOption("--reps", 3), IntOption("--n", 10_000), IntOption("--ops", 200)))
+            {
+                Console.WriteLine(line);
+            }
+
+            return 0;
+        }
+
         case "count":
         {
             // Diagnostics: only the storage-requests-per-lifecycle suite.
@@ -78,7 +90,7 @@ try
         }
 
         default:
-            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency, decisions, lifecycles or count.");
+            Console.Error.WriteLine($"Unknown mode '{mode}': use bench, chaos, latency, decisions, lifecycles, page or count.");
             return 2;
     }
 }
