@@ -76,6 +76,33 @@ public sealed class PollerTests
         });
     }
 
+    [Fact]
+    public async Task RunAsync_LoopStuckInAShardQuery_TimerAPollSawComingStillFiresOnTime()
+    {
+        var stall = new StallDueWorkQueries { Stall = TimeSpan.FromSeconds(10) };
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true), extraPolicy: stall);
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT3S","action":"reject"}"""));
+        // Looking 5 s ahead: the poll the submit wakes sees the timeout coming and hands it to the timer loop.
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(100), maxInterval: TimeSpan.FromSeconds(5));
+        await WithPollerAsync(poller, async () =>
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("stuck"));
+            await Task.Delay(500); // the submit's own wake-up has been handled: its shard's poll saw the timer coming
+
+            // The poll loop wakes for another shard and sits in that shard's query past the timer's due time.
+            stall.Armed = true;
+            h.Runtime.Signal.Notify((DueWorkStore.ShardOf(Harness.Tenant, "stuck") + 1) % DueWorkStore.ShardCount, h.Clock.GetUtcNow());
+            await stall.Started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, "stuck"))!.State.IsClosed, "the stage timeout");
+            var state = (await h.Runtime.Requests.GetAsync(Harness.Tenant, "stuck"))!.State;
+            var lateness = state.DecidedAt!.Value - (state.CreatedAt + TimeSpan.FromSeconds(3));
+            Assert.True(lateness < TimeSpan.FromSeconds(1), $"the timeout fired {lateness.TotalMilliseconds:0} ms late");
+            Assert.False(stall.Finished, "the loop's query was still stalled when the timer fired");
+        });
+    }
+
     /// <summary>Holds due-work shard queries (once armed) for <see cref="Stall"/>, as a store under heavy load might.</summary>
     private sealed class StallDueWorkQueries : Azure.Core.Pipeline.HttpPipelinePolicy
     {

@@ -704,38 +704,111 @@ public sealed partial class DueWorkPoller
     }
 
     /// <summary>
-    /// Starts the timers a poll saw coming whose time has come, in shards this process still holds (a shard given up
-    /// drops them: its new owner's polls find the rows).
+    /// Starts the timers the polls saw coming at their time, in shards this process still holds (a shard given up drops
+    /// them: its new owner's polls find the rows). A loop of its own, beside the poll loop: a slow poll round, lease call
+    /// or heartbeat (a store under load, a table Azurite scans row by row) never holds up a timer already known.
     /// </summary>
-    private void StartDueTimers(IReadOnlyList<DueWorkItem>[] timers, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task RunTimersAsync(KnownTimers timers, CancellationToken cancellationToken)
     {
-        for (var shard = 0; shard < timers.Length; shard++)
+        try
         {
-            if (timers[shard].Count == 0)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                continue;
-            }
-
-            if (_held[shard] is not { } lease || lease.ExpiresAt <= now)
-            {
-                timers[shard] = [];
-                continue;
-            }
-
-            List<DueWorkItem>? later = null;
-            foreach (var timer in timers[shard])
-            {
-                if (timer.DueAt <= now)
+                var (next, changed) = timers.StartDue(_time.GetUtcNow(), item =>
                 {
-                    _runner.StartTimer(timer, cancellationToken);
-                }
-                else
+                    // Under the gate a hand-over takes: a timer starts while its shard is held (so the hand-over sees it
+                    // in flight and waits) or not at all.
+                    lock (_heldGate)
+                    {
+                        if (_stopping || cancellationToken.IsCancellationRequested || _held[item.Shard] is not { } held || held.ExpiresAt <= _time.GetUtcNow())
+                        {
+                            return false;
+                        }
+
+                        _runner.StartTimer(item, cancellationToken);
+                        return true;
+                    }
+                });
+                var delay = next - _time.GetUtcNow();
+                if (delay <= TimeSpan.Zero)
                 {
-                    (later ??= []).Add(timer);
+                    continue;
                 }
+
+                using var sleep = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var timer = Task.Delay(delay > MaxTimerSleep ? MaxTimerSleep : delay, _time, sleep.Token);
+                await Task.WhenAny(timer, changed).ConfigureAwait(false);
+                await sleep.CancelAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static readonly TimeSpan MaxTimerSleep = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The timers the last poll of each shard saw coming within its look-ahead (each poll replaces its shard's list),
+    /// handed from the poll loop to the timer loop.
+    /// </summary>
+    private sealed class KnownTimers
+    {
+        private readonly IReadOnlyList<DueWorkItem>[] _byShard = Enumerable.Repeat<IReadOnlyList<DueWorkItem>>([], DueWorkStore.ShardCount).ToArray();
+        private readonly Lock _gate = new();
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Set(int shard, IReadOnlyList<DueWorkItem> timers)
+        {
+            TaskCompletionSource changed;
+            lock (_gate)
+            {
+                if (timers.Count == 0 && _byShard[shard].Count == 0)
+                {
+                    return;
+                }
+
+                _byShard[shard] = timers;
+                changed = _changed;
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
-            timers[shard] = later ?? (IReadOnlyList<DueWorkItem>)[];
+            changed.TrySetResult();
+        }
+
+        /// <summary>
+        /// Hands each timer due at <paramref name="now"/> to <paramref name="start"/> and forgets it (started, already
+        /// running, or its shard is no longer held: false drops the shard's list); returns the earliest timer still to
+        /// come and a task that completes when a poll hands over new ones.
+        /// </summary>
+        public (DateTimeOffset Next, Task Changed) StartDue(DateTimeOffset now, Func<DueWorkItem, bool> start)
+        {
+            lock (_gate)
+            {
+                var next = DateTimeOffset.MaxValue;
+                for (var shard = 0; shard < _byShard.Length; shard++)
+                {
+                    List<DueWorkItem>? later = null;
+                    foreach (var timer in _byShard[shard])
+                    {
+                        if (timer.DueAt > now)
+                        {
+                            (later ??= []).Add(timer);
+                            next = timer.DueAt < next ? timer.DueAt : next;
+                        }
+                        else if (!start(timer))
+                        {
+                            later = null;
+                            break;
+                        }
+                    }
+
+                    _byShard[shard] = later ?? (IReadOnlyList<DueWorkItem>)[];
+                }
+
+                return (next, _changed.Task);
+            }
         }
     }
 
@@ -775,9 +848,9 @@ public sealed partial class DueWorkPoller
         var nextAcquire = now;
         var nextJournalScan = now;
         var journalScan = Task.CompletedTask;
-        // Timers the last poll of each shard saw coming within its look-ahead: started from here when due.
-        var timers = new IReadOnlyList<DueWorkItem>[DueWorkStore.ShardCount];
-        Array.Fill(timers, Array.Empty<DueWorkItem>());
+        // Timers the last poll of each shard saw coming within its look-ahead: started by their own loop when due.
+        var timers = new KnownTimers();
+        var timerLoop = Task.CompletedTask;
         // Deliveries this process commits, in shards it holds, start from the committing thread with what the commit
         // handed over; others are left to the shard's owner, which finds their rows by polling.
         Func<OfferedDelivery, bool> starter = offer =>
@@ -797,6 +870,7 @@ public sealed partial class DueWorkPoller
 
         try
         {
+            timerLoop = RunTimersAsync(timers, cancellationToken);
             while (!cancellationToken.IsCancellationRequested)
             {
                 var woken = _signal?.Changed ?? Never;
@@ -804,7 +878,6 @@ public sealed partial class DueWorkPoller
                 try
                 {
                     now = _time.GetUtcNow();
-                    StartDueTimers(timers, now, cancellationToken);
                     var acquire = now >= nextAcquire;
                     var fair = DueWorkStore.ShardCount;
                     if (acquire)
@@ -872,7 +945,7 @@ public sealed partial class DueWorkPoller
                     foreach (var (shard, at, poll) in polls)
                     {
                         var result = await poll.ConfigureAwait(false);
-                        timers[shard] = result.Timers;
+                        timers.Set(shard, result.Timers);
                         if (result.Complete && wanted[shard] <= at + _maxInterval)
                         {
                             wanted[shard] = DateTimeOffset.MaxValue; // the poll saw that row: due now, a timer held above, or NextDue
@@ -920,10 +993,6 @@ public sealed partial class DueWorkPoller
                     {
                         var renewAt = lease.ExpiresAt - _leaseDuration / 3;
                         until = Min(until, Min(next[shard], renewAt));
-                        foreach (var timer in timers[shard])
-                        {
-                            until = Min(until, timer.DueAt);
-                        }
                     }
                 }
 
@@ -949,6 +1018,7 @@ public sealed partial class DueWorkPoller
             }
 
             _signal?.DetachPoller(starter);
+            await timerLoop.ConfigureAwait(false);
 
             // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
             // process never picks up an item this one is still sending.
