@@ -103,6 +103,24 @@ public sealed class PollerTests
         });
     }
 
+    [Fact]
+    public async Task SlotAfter_IdleShardsSpreadOverTheMaximumInterval_EachWithinOneIntervalOfItsLastPoll()
+    {
+        var h = await Harness.CreateAsync();
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(200), maxInterval: TimeSpan.FromSeconds(1));
+        var start = new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+        foreach (var at in new[] { start, start.AddTicks(1), start.AddMilliseconds(437.5), start.AddMilliseconds(999.9999), start.AddDays(3).AddMilliseconds(62.5) })
+        {
+            var slots = Enumerable.Range(0, DueWorkStore.ShardCount).Select(shard => poller.SlotAfter(shard, at)).ToList();
+            Assert.All(slots, slot => Assert.InRange(slot - at, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(1)));
+            // One slot per 62.5 ms of the second: sorted, neighbours are exactly that far apart.
+            var sorted = slots.Order().ToList();
+            Assert.All(sorted.Zip(sorted.Skip(1)), pair => Assert.Equal(TimeSpan.FromMilliseconds(62.5), pair.Second - pair.First));
+            // And a shard's slot does not move: polled at its slot, its next is one interval on.
+            Assert.All(Enumerable.Range(0, DueWorkStore.ShardCount), shard => Assert.Equal(slots[shard] + TimeSpan.FromSeconds(1), poller.SlotAfter(shard, slots[shard])));
+        }
+    }
+
     /// <summary>Holds due-work shard queries (once armed) for <see cref="Stall"/>, as a store under heavy load might.</summary>
     private sealed class StallDueWorkQueries : Azure.Core.Pipeline.HttpPipelinePolicy
     {

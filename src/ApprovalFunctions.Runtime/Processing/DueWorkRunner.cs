@@ -967,7 +967,10 @@ public sealed partial class DueWorkPoller
                                 idle[shard] = _interval;
                             }
 
-                            next[shard] = Min(Min(at + idle[shard], wanted[shard]), result.NextDue ?? DateTimeOffset.MaxValue);
+                            // Backed off all the way, a shard keeps its own slot in each maximum interval, so idle shards
+                            // are polled one at a time, spread over it, not all together.
+                            var after = idle[shard] >= _maxInterval ? SlotAfter(shard, at) : at + idle[shard];
+                            next[shard] = Min(Min(after, wanted[shard]), result.NextDue ?? DateTimeOffset.MaxValue);
                             idle[shard] = TimeSpan.FromTicks(Math.Min(idle[shard].Ticks * 2, _maxInterval.Ticks));
                         }
                     }
@@ -1061,6 +1064,20 @@ public sealed partial class DueWorkPoller
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>
+    /// The shard's next slot after <paramref name="at"/>, at most one maximum interval later (the polls look that far
+    /// ahead): slots repeat every maximum interval, shard <c>s</c>'s at <c>s / ShardCount</c> of the way through it.
+    /// An idle store is then read by one shard query at a time instead of a burst of sixteen, which on a store that
+    /// answers queries one by one (Azurite) held every other request up for all sixteen.
+    /// </summary>
+    internal DateTimeOffset SlotAfter(int shard, DateTimeOffset at)
+    {
+        var period = _maxInterval.Ticks;
+        var offset = period / DueWorkStore.ShardCount * shard;
+        var wait = (((offset - at.UtcTicks) % period) + period) % period;
+        return at + TimeSpan.FromTicks(wait == 0 ? period : wait);
+    }
 
     /// <summary>
     /// Sends this process's heartbeat, counts the live processes and returns this one's fair share of the shards
