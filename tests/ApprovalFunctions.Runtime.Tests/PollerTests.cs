@@ -82,17 +82,23 @@ public sealed class PollerTests
         var stall = new StallDueWorkQueries { Stall = TimeSpan.FromSeconds(10) };
         var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true), extraPolicy: stall);
         await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT3S","action":"reject"}"""));
-        // Looking 5 s ahead: the poll the submit wakes sees the timeout coming and hands it to the timer loop.
+        // Looking 5 s ahead, so one poll after the submit sees the timeout coming.
         var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(100), maxInterval: TimeSpan.FromSeconds(5));
         await WithPollerAsync(poller, async () =>
         {
             await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
             await h.Runtime.Processor.SubmitAsync(Harness.Submit("stuck"));
-            await Task.Delay(500); // the submit's own wake-up has been handled: its shard's poll saw the timer coming
+
+            // A poll of the timer's shard, sent after the commit, sees the timeout coming and hands it to the timer loop.
+            var shard = DueWorkStore.ShardOf(Harness.Tenant, "stuck");
+            stall.ClearAnswered();
+            h.Runtime.Signal.Notify(shard, h.Clock.GetUtcNow());
+            await WaitAsync(() => stall.Answered.Any(q => q.Contains(DueWorkStore.ShardKey(shard), StringComparison.Ordinal)), "a poll of the timer's shard");
+            await Task.Delay(200); // its result handled
 
             // The poll loop wakes for another shard and sits in that shard's query past the timer's due time.
             stall.Armed = true;
-            h.Runtime.Signal.Notify((DueWorkStore.ShardOf(Harness.Tenant, "stuck") + 1) % DueWorkStore.ShardCount, h.Clock.GetUtcNow());
+            h.Runtime.Signal.Notify((shard + 1) % DueWorkStore.ShardCount, h.Clock.GetUtcNow());
             await stall.Started.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
             await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, "stuck"))!.State.IsClosed, "the stage timeout");
@@ -121,6 +127,47 @@ public sealed class PollerTests
         }
     }
 
+    [Fact]
+    public async Task RunAsync_AShardQueryTimesOut_ThePollerLogsItAndGoesOn()
+    {
+        var timeout = new TimeOutDueWorkQueryOnce();
+        var h = await Harness.CreateAsync(clock: new ManualClock(DateTimeOffset.UtcNow, running: true), extraPolicy: timeout);
+        await h.PublishAsync("inv", Harness.OneStage(extraStage: ""","timeout":{"after":"PT2S","action":"reject"}"""));
+        var poller = h.Runtime.CreatePoller("proc-a", interval: TimeSpan.FromMilliseconds(100), maxInterval: TimeSpan.FromSeconds(1));
+        await WithPollerAsync(poller, async () =>
+        {
+            await WaitAsync(() => poller.HeldShards == DueWorkStore.ShardCount, "the poller to take every shard");
+            timeout.Armed = true;
+            await timeout.Thrown.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+            // The poller is still running: a stage timeout committed after the failed query fires.
+            await h.Runtime.Processor.SubmitAsync(Harness.Submit("after"));
+            await WaitAsync(async () => (await h.Runtime.Requests.GetAsync(Harness.Tenant, "after"))!.State.IsClosed, "the stage timeout after the failed query");
+        });
+    }
+
+    /// <summary>Fails the first due-work shard query once armed as a timed-out storage call does: cancelled, though nobody cancelled the poller.</summary>
+    private sealed class TimeOutDueWorkQueryOnce : Azure.Core.Pipeline.HttpPipelinePolicy
+    {
+        public volatile bool Armed;
+
+        public TaskCompletionSource Thrown { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Process(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("the table client is used asynchronously");
+
+        public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
+        {
+            if (Armed && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal)
+                && Thrown.TrySetResult())
+            {
+                throw new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout.");
+            }
+
+            await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Holds due-work shard queries (once armed) for <see cref="Stall"/>, as a store under heavy load might.</summary>
     private sealed class StallDueWorkQueries : Azure.Core.Pipeline.HttpPipelinePolicy
     {
@@ -133,6 +180,18 @@ public sealed class PollerTests
         public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool Finished => Volatile.Read(ref _finished) == 1;
+
+        private int _generation;
+
+        /// <summary>The query (filter) of every due-work query sent and answered while not armed, since <see cref="ClearAnswered"/>.</summary>
+        public System.Collections.Concurrent.ConcurrentQueue<string> Answered { get; } = new();
+
+        /// <summary>Forgets the queries answered so far, and any sent before this call.</summary>
+        public void ClearAnswered()
+        {
+            Interlocked.Increment(ref _generation);
+            Answered.Clear();
+        }
 
         public override void Process(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline) =>
             throw new NotSupportedException("the table client is used asynchronously");
@@ -152,7 +211,13 @@ public sealed class PollerTests
                 }
             }
 
+            var armed = Armed;
+            var generation = Volatile.Read(ref _generation);
             await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+            if (!armed && generation == Volatile.Read(ref _generation) && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal))
+            {
+                Answered.Enqueue(Uri.UnescapeDataString(message.Request.Uri.Query));
+            }
         }
     }
 

@@ -283,6 +283,18 @@ public sealed partial class DueWorkRunner
         var inline = new List<DueWorkItem>(due.Count);
         foreach (var item in due)
         {
+            if (item.Kind == DueWorkItem.TimerKind)
+            {
+                // Registered as running, like a timer started from memory: the poller's timer loop, which may reach the
+                // same row at the same moment, then leaves it to this poll instead of firing it a second time.
+                if (_timersInFlight.TryAdd((item.Shard, item.RowKey), Task.CompletedTask))
+                {
+                    inline.Add(item);
+                }
+
+                continue;
+            }
+
             if (item.Kind != DueWorkItem.OutboxKind)
             {
                 inline.Add(item);
@@ -299,9 +311,19 @@ public sealed partial class DueWorkRunner
         await Parallel.ForEachAsync(inline, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrency, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                if (await RunGuardedAsync(item, ct).ConfigureAwait(false))
+                try
                 {
-                    Interlocked.Increment(ref handled);
+                    if (await RunGuardedAsync(item, ct).ConfigureAwait(false))
+                    {
+                        Interlocked.Increment(ref handled);
+                    }
+                }
+                finally
+                {
+                    if (item.Kind == DueWorkItem.TimerKind)
+                    {
+                        _timersInFlight.TryRemove((item.Shard, item.RowKey), out _); // done: the row now waits for its batched delete
+                    }
                 }
             }).ConfigureAwait(false);
         return (new PollResult(handled, nextDue, timers, complete, moreDue), started);
@@ -710,9 +732,9 @@ public sealed partial class DueWorkPoller
     /// </summary>
     private async Task RunTimersAsync(KnownTimers timers, CancellationToken cancellationToken)
     {
-        try
+        while (!cancellationToken.IsCancellationRequested)
         {
-            while (!cancellationToken.IsCancellationRequested)
+            try
             {
                 var (next, changed) = timers.StartDue(_time.GetUtcNow(), item =>
                 {
@@ -739,11 +761,19 @@ public sealed partial class DueWorkPoller
                 var timer = Task.Delay(delay > MaxTimerSleep ? MaxTimerSleep : delay, _time, sleep.Token);
                 await Task.WhenAny(timer, changed).ConfigureAwait(false);
                 await sleep.CancelAsync().ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
+            catch (Exception ex)
+            {
+                // Never expected. Stopping, the loop just ends (its caller's shutdown must go on); otherwise it is logged
+                // and the loop goes on (a timer it misses meanwhile is still found by its shard's polls).
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                LogPollFailed(ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
@@ -848,8 +878,10 @@ public sealed partial class DueWorkPoller
         var nextAcquire = now;
         var nextJournalScan = now;
         var journalScan = Task.CompletedTask;
-        // Timers the last poll of each shard saw coming within its look-ahead: started by their own loop when due.
+        // Timers the last poll of each shard saw coming within its look-ahead: started by their own loop when due, which
+        // stops with this loop however it ends.
         var timers = new KnownTimers();
+        using var timerStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var timerLoop = Task.CompletedTask;
         // Deliveries this process commits, in shards it holds, start from the committing thread with what the commit
         // handed over; others are left to the shard's owner, which finds their rows by polling.
@@ -870,7 +902,7 @@ public sealed partial class DueWorkPoller
 
         try
         {
-            timerLoop = RunTimersAsync(timers, cancellationToken);
+            timerLoop = RunTimersAsync(timers, timerStop.Token);
             while (!cancellationToken.IsCancellationRequested)
             {
                 var woken = _signal?.Changed ?? Never;
@@ -975,8 +1007,9 @@ public sealed partial class DueWorkPoller
                         }
                     }
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
+                    // A cancellation that is not the poller's own (a storage call timing out) is a failed poll like any other.
                     LogPollFailed(ex);
                     busy = false;
                     Array.Fill(next, _time.GetUtcNow() + _interval);
@@ -1021,6 +1054,7 @@ public sealed partial class DueWorkPoller
             }
 
             _signal?.DetachPoller(starter);
+            await timerStop.CancelAsync().ConfigureAwait(false);
             await timerLoop.ConfigureAwait(false);
 
             // Deliveries in flight were cancelled with the loop; wait for them before giving up the shards, so another
@@ -1074,6 +1108,11 @@ public sealed partial class DueWorkPoller
     internal DateTimeOffset SlotAfter(int shard, DateTimeOffset at)
     {
         var period = _maxInterval.Ticks;
+        if (period <= 0)
+        {
+            return at; // polling without pause (intervals configured to 0)
+        }
+
         var offset = period / DueWorkStore.ShardCount * shard;
         var wait = (((offset - at.UtcTicks) % period) + period) % period;
         return at + TimeSpan.FromTicks(wait == 0 ? period : wait);
