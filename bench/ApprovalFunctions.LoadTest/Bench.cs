@@ -68,6 +68,13 @@ internal static class Bench
         figures.Add(new("Decision latency p99 (1 client)", Ms(latP99), "<= 15 ms", latP99 <= 15,
             Runs(p99s, "ms") + $"; pooled p99 {Ms(Stats.Percentile(allLatencies, 99))}" + Miss(latP99, 15, false)));
 
+        // The floor under that latency: a decision's three storage round trips, in turn, sent straight to Azurite.
+        var floor = await DecisionStorageFloorAsync(new TableServiceClient(env.Storage), sizes.LatencyOps, sizes.Reps);
+        figures.Add(new("A decision's storage round trips straight to Azurite (no host, 1 client), p50 / p99", $"{Ms(floor.P50)} / {Ms(floor.P99)}", "—", null,
+            "the floor under the decision latency: a journal row PUT, then the commit (If-Match replace of a 4,000-character state row and a ledger row " +
+            "in one transaction), then the inbox transaction (decided row upsert, pending row delete) and the requester row PUT in parallel, " +
+            "with the project's table client; p50 runs: " + string.Join(", ", floor.P50Runs.Select(v => Ms(v)))));
+
         // The same on a host that keeps no copies: what a decision costs on a request no process touched lately.
         log.WriteLine("decision latency with one client, state copies off ...");
         {
@@ -322,12 +329,90 @@ internal static class Bench
     }
 
     /// <summary>Diagnostics: a host of its own, warmed up, then only the one-client decision latency.</summary>
-    public static Task<(List<double> P50s, List<double> P99s)> LatencyOnlyAsync(Environment2 env, int reps, int ops) =>
+    public static Task<(List<double> P50s, List<double> P99s, IReadOnlyList<double> FloorP50s)> LatencyOnlyAsync(Environment2 env, int reps, int ops) =>
         OnWarmHostAsync(env, "latency", async (api, url, _) =>
         {
             var (p50s, p99s, _) = await DecisionLatencyAsync(api, url, BenchSizes.Quick with { Reps = reps, LatencyOps = ops }, "L");
-            return (p50s, p99s);
+            var floor = await DecisionStorageFloorAsync(new TableServiceClient(env.Storage), ops, reps);
+            return (p50s, p99s, floor.P50Runs);
         });
+
+    private sealed record FloorLatency(double P50, double P99, IReadOnlyList<double> P50Runs);
+
+    /// <summary>
+    /// <paramref name="reps"/> runs of <paramref name="ops"/> decision-shaped storage sequences from one client, on tables
+    /// of their own (deleted after): the journal row PUT, the commit transaction, then the inbox transaction and the
+    /// requester PUT in parallel, each step waiting for the one before, as the host's decision does.
+    /// </summary>
+    private static async Task<FloorLatency> DecisionStorageFloorAsync(TableServiceClient service, int ops, int reps)
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..10];
+        var journal = service.GetTableClient("floorj" + suffix);
+        var requests = service.GetTableClient("floorr" + suffix);
+        var inbox = service.GetTableClient("floori" + suffix);
+        var requester = service.GetTableClient("floorq" + suffix);
+        TableClient[] tables = [journal, requests, inbox, requester];
+        foreach (var table in tables)
+        {
+            await table.CreateIfNotExistsAsync();
+        }
+
+        try
+        {
+            var state = new string('s', 4000);
+            var ledger = new string('l', 1000);
+            TableEntity Summary(string pk, string rk) => new(pk, rk)
+            {
+                ["Id"] = rk, ["Title"] = "Bench", ["Model"] = "bench.decide", ["RecordId"] = rk, ["Requester"] = "req", ["Status"] = "approved",
+                ["CreatedAt"] = DateTimeOffset.UtcNow, ["WorkflowId"] = "decide", ["WorkflowVersion"] = 1, ["StageId"] = "s1", ["StageName"] = "s1",
+            };
+            var p50s = new List<double>();
+            var p99s = new List<double>();
+            for (var rep = 0; rep < reps; rep++)
+            {
+                var count = ops + 5;
+                var etags = new string[count];
+                for (var i = 0; i < count; i++)
+                {
+                    var pk = $"r{rep}-{i}";
+                    etags[i] = await requests.UpsertAsync(new TableEntity(pk, "state") { ["S"] = state }, TableUpdateMode.Replace);
+                    await inbox.UpsertAsync(Summary("ap1", $"p|{rep}-{i}"), TableUpdateMode.Replace);
+                }
+
+                var samples = new List<double>();
+                for (var i = 0; i < count; i++)
+                {
+                    var pk = $"r{rep}-{i}";
+                    var t0 = Stopwatch.GetTimestamp();
+                    await journal.UpsertAsync(new TableEntity("journal", "owner|00") { ["E"] = $"[{{\"r\":\"{pk}\",\"k\":[]}}]" }, TableUpdateMode.Replace);
+                    await requests.SubmitTransactionAsync([
+                        TableTransactionAction.Update(new TableEntity(pk, "state") { ["S"] = state }, etags[i], TableUpdateMode.Replace),
+                        TableTransactionAction.Add(new TableEntity(pk, "ledger|000000000001") { ["J"] = ledger })]);
+                    await Task.WhenAll(
+                        inbox.SubmitTransactionAsync([
+                            TableTransactionAction.Upsert(Summary("ap1", $"d|{rep}-{i}"), TableUpdateMode.Replace),
+                            TableTransactionAction.Delete("ap1", $"p|{rep}-{i}")]),
+                        requester.UpsertAsync(Summary("req", pk), TableUpdateMode.Replace));
+                    if (i >= 5)
+                    {
+                        samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    }
+                }
+
+                p50s.Add(Stats.Percentile(samples, 50));
+                p99s.Add(Stats.Percentile(samples, 99));
+            }
+
+            return new FloorLatency(Stats.Median(p50s), Stats.Median(p99s), p50s);
+        }
+        finally
+        {
+            foreach (var table in tables)
+            {
+                await table.DeleteTableAsync();
+            }
+        }
+    }
 
     /// <summary>Diagnostics: one suite (<paramref name="suite"/>: client, host URL, callback receiver) on a warm host of its own.</summary>
     private static async Task<T> OnWarmHostAsync<T>(Environment2 env, string name, Func<ApiClient, string, CallbackReceiver, Task<T>> suite)

@@ -46,9 +46,10 @@ try
         case "latency":
         {
             // Diagnostics: only the one-client decision latency, --reps runs of --ops decisions (p50 and p99 per run).
-            var (p50s, p99s) = await Bench.LatencyOnlyAsync(env, IntOption("--reps", 5), IntOption("--ops", 300));
+            var (p50s, p99s, floorP50s) = await Bench.LatencyOnlyAsync(env, IntOption("--reps", 5), IntOption("--ops", 300));
             Console.WriteLine("p50 ms: " + Join(p50s, "F2"));
             Console.WriteLine("p99 ms: " + Join(p99s, "F2"));
+            Console.WriteLine("storage floor p50 ms (the same round trips straight to Azurite): " + Join(floorP50s, "F2"));
             return 0;
         }
 
