@@ -337,14 +337,13 @@ internal static class Bench
             return (p50s, p99s, floor.P50Runs);
         });
 
-    private sealed record FloorLatency(double P50, double P99, IReadOnlyList<double> P50Runs);
-
     /// <summary>
     /// <paramref name="reps"/> runs of <paramref name="ops"/> decision-shaped storage sequences from one client, on tables
     /// of their own (deleted after): the journal row PUT, the commit transaction, then the inbox transaction and the
-    /// requester PUT in parallel, each step waiting for the one before, as the host's decision does.
+    /// requester PUT in parallel, each step waiting for the one before, as the host's decision does. Timed by
+    /// <see cref="RepeatedLatencyAsync"/>; the rows each sequence changes are written first, unmeasured.
     /// </summary>
-    private static async Task<FloorLatency> DecisionStorageFloorAsync(TableServiceClient service, int ops, int reps)
+    private static async Task<RepeatedLatency> DecisionStorageFloorAsync(TableServiceClient service, int ops, int reps)
     {
         var suffix = Guid.NewGuid().ToString("N")[..10];
         var journal = service.GetTableClient("floorj" + suffix);
@@ -366,44 +365,28 @@ internal static class Bench
                 ["Id"] = rk, ["Title"] = "Bench", ["Model"] = "bench.decide", ["RecordId"] = rk, ["Requester"] = "req", ["Status"] = "approved",
                 ["CreatedAt"] = DateTimeOffset.UtcNow, ["WorkflowId"] = "decide", ["WorkflowVersion"] = 1, ["StageId"] = "s1", ["StageName"] = "s1",
             };
-            var p50s = new List<double>();
-            var p99s = new List<double>();
-            for (var rep = 0; rep < reps; rep++)
+            var etags = new string[reps * (ops + 5)];
+            for (var n = 0; n < etags.Length; n++)
             {
-                var count = ops + 5;
-                var etags = new string[count];
-                for (var i = 0; i < count; i++)
-                {
-                    var pk = $"r{rep}-{i}";
-                    etags[i] = await requests.UpsertAsync(new TableEntity(pk, "state") { ["S"] = state }, TableUpdateMode.Replace);
-                    await inbox.UpsertAsync(Summary("ap1", $"p|{rep}-{i}"), TableUpdateMode.Replace);
-                }
-
-                var samples = new List<double>();
-                for (var i = 0; i < count; i++)
-                {
-                    var pk = $"r{rep}-{i}";
-                    var t0 = Stopwatch.GetTimestamp();
-                    await journal.UpsertAsync(new TableEntity("journal", "owner|00") { ["E"] = $"[{{\"r\":\"{pk}\",\"k\":[]}}]" }, TableUpdateMode.Replace);
-                    await requests.SubmitTransactionAsync([
-                        TableTransactionAction.Update(new TableEntity(pk, "state") { ["S"] = state }, etags[i], TableUpdateMode.Replace),
-                        TableTransactionAction.Add(new TableEntity(pk, "ledger|000000000001") { ["J"] = ledger })]);
-                    await Task.WhenAll(
-                        inbox.SubmitTransactionAsync([
-                            TableTransactionAction.Upsert(Summary("ap1", $"d|{rep}-{i}"), TableUpdateMode.Replace),
-                            TableTransactionAction.Delete("ap1", $"p|{rep}-{i}")]),
-                        requester.UpsertAsync(Summary("req", pk), TableUpdateMode.Replace));
-                    if (i >= 5)
-                    {
-                        samples.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                    }
-                }
-
-                p50s.Add(Stats.Percentile(samples, 50));
-                p99s.Add(Stats.Percentile(samples, 99));
+                etags[n] = await requests.UpsertAsync(new TableEntity($"r{n}", "state") { ["S"] = state }, TableUpdateMode.Replace);
+                await inbox.UpsertAsync(Summary("ap1", $"p|{n}"), TableUpdateMode.Replace);
             }
 
-            return new FloorLatency(Stats.Median(p50s), Stats.Median(p99s), p50s);
+            var next = 0;
+            return await RepeatedLatencyAsync(async _ =>
+            {
+                var n = next++;
+                var pk = $"r{n}";
+                await journal.UpsertAsync(new TableEntity("journal", "owner|00") { ["E"] = $"[{{\"r\":\"{pk}\",\"k\":[]}}]" }, TableUpdateMode.Replace);
+                await requests.SubmitTransactionAsync([
+                    TableTransactionAction.Update(new TableEntity(pk, "state") { ["S"] = state }, etags[n], TableUpdateMode.Replace),
+                    TableTransactionAction.Add(new TableEntity(pk, "ledger|000000000001") { ["J"] = ledger })]);
+                await Task.WhenAll(
+                    inbox.SubmitTransactionAsync([
+                        TableTransactionAction.Upsert(Summary("ap1", $"d|{n}"), TableUpdateMode.Replace),
+                        TableTransactionAction.Delete("ap1", $"p|{n}")]),
+                    requester.UpsertAsync(Summary("req", pk), TableUpdateMode.Replace));
+            }, ops, reps);
         }
         finally
         {
@@ -510,7 +493,7 @@ internal static class Bench
         var tenant = TableKey.Encode(ApiClient.Tenant) + "|";
         var direct = TableFilter.RowKeyStartsWith(tenant + TableKey.Encode("filler"), "p|");
         var none = TableFilter.PartitionKeyEquals(tenant + TableKey.Encode("nobody"));
-        string Line(string what, PageLatency l) => $"{what}: p50 {l.P50:F1} ms, p99 {l.P99:F1} ms (runs {string.Join(", ", l.P99Runs.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})";
+        string Line(string what, RepeatedLatency l) => $"{what}: p50 {l.P50:F1} ms, p99 {l.P99:F1} ms (runs {string.Join(", ", l.P99Runs.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})";
         lines.Add(Line("page (host up)", await PageLatencyAsync(api, url, ops, reps)));
         lines.Add(Line("direct query (host up)", await StorageQueryLatencyAsync(tables.Inbox, direct, 50, ops, reps)));
         lines.Add(Line("no-match query (host up)", await StorageQueryLatencyAsync(tables.Inbox, none, 50, ops, reps)));
@@ -584,14 +567,15 @@ internal static class Bench
         return (p50s, p99s, all);
     }
 
-    private sealed record PageLatency(double P50, double P99, IReadOnlyList<double> P99Runs);
+    /// <summary>Medians of the runs' p50 and p99, and each run's p50 and p99.</summary>
+    private sealed record RepeatedLatency(double P50, double P99, IReadOnlyList<double> P50Runs, IReadOnlyList<double> P99Runs);
 
     /// <summary>A query sent straight to storage, timed as <see cref="PageLatencyAsync"/> times the page.</summary>
-    private static Task<PageLatency> StorageQueryLatencyAsync(TableClient table, string filter, int top, int ops, int reps) =>
+    private static Task<RepeatedLatency> StorageQueryLatencyAsync(TableClient table, string filter, int top, int ops, int reps) =>
         RepeatedLatencyAsync(_ => table.QueryPageAsync(filter, null, top), ops, reps);
 
     /// <summary>The 'my approvals' page (top=50) as the filler approver sees it, timed by <see cref="RepeatedLatencyAsync"/>.</summary>
-    private static Task<PageLatency> PageLatencyAsync(ApiClient api, string url, int ops, int reps) =>
+    private static Task<RepeatedLatency> PageLatencyAsync(ApiClient api, string url, int ops, int reps) =>
         RepeatedLatencyAsync(async i =>
         {
             var body = await api.Ok(url, HttpMethod.Get, "/api/v1/approvals?pendingMyApprovals=true&top=50", "filler");
@@ -603,9 +587,9 @@ internal static class Bench
 
     /// <summary>
     /// <paramref name="reps"/> runs of <paramref name="op"/> (given its call's index) called one after another 5 times unmeasured,
-    /// then <paramref name="ops"/> times measured: the medians of the runs' p50 and p99, and each run's p99.
+    /// then <paramref name="ops"/> times measured: the medians of the runs' p50 and p99, and each run's.
     /// </summary>
-    private static async Task<PageLatency> RepeatedLatencyAsync(Func<int, Task> op, int ops, int reps)
+    private static async Task<RepeatedLatency> RepeatedLatencyAsync(Func<int, Task> op, int ops, int reps)
     {
         var p50 = new List<double>();
         var p99 = new List<double>();
@@ -626,7 +610,7 @@ internal static class Bench
             p99.Add(Stats.Percentile(samples, 99));
         }
 
-        return new PageLatency(Stats.Median(p50), Stats.Median(p99), p99);
+        return new RepeatedLatency(Stats.Median(p50), Stats.Median(p99), p50, p99);
     }
 
     private sealed record TimerResult(double P50, double P99, int Count, int Unfired);
