@@ -753,7 +753,7 @@ public sealed partial class RequestProcessor
     [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Request {RequestId}: lost the commit race (attempt {Attempt}); re-reading")]
     private partial void LogRaceLost(string requestId, int attempt);
 
-    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Re-projecting request {RequestId} after a failed or abandoned commit or projection failed (attempt {Attempt}); retrying later")]
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Re-projecting request {RequestId}, whose commit or projection failed or was abandoned, failed (attempt {Attempt}); retrying later")]
     private partial void LogRepairFailed(Exception ex, string requestId, int attempt);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Re-projected request {RequestId}: {Rows} rows written, {Deleted} stale rows deleted")]
