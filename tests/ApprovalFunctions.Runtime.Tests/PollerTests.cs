@@ -146,6 +146,10 @@ public sealed class PollerTests
         });
     }
 
+    /// <summary>A query of the due-work table (a shard poll or a journal scan).</summary>
+    private static bool IsDueWorkQuery(Azure.Core.HttpMessage message) =>
+        message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal);
+
     /// <summary>Fails the first due-work shard query once armed as a timed-out storage call does: cancelled, though nobody cancelled the poller.</summary>
     private sealed class TimeOutDueWorkQueryOnce : Azure.Core.Pipeline.HttpPipelinePolicy
     {
@@ -158,7 +162,7 @@ public sealed class PollerTests
 
         public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
         {
-            if (Armed && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal)
+            if (Armed && IsDueWorkQuery(message)
                 && Thrown.TrySetResult())
             {
                 throw new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout.");
@@ -198,7 +202,7 @@ public sealed class PollerTests
 
         public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
         {
-            if (Armed && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal)
+            if (Armed && IsDueWorkQuery(message)
                 && Started.TrySetResult())
             {
                 try
@@ -214,7 +218,7 @@ public sealed class PollerTests
             var armed = Armed;
             var generation = Volatile.Read(ref _generation);
             await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
-            if (!armed && generation == Volatile.Read(ref _generation) && message.Request.Method == Azure.Core.RequestMethod.Get && message.Request.Uri.Path.EndsWith("DueWork()", StringComparison.Ordinal))
+            if (!armed && generation == Volatile.Read(ref _generation) && IsDueWorkQuery(message))
             {
                 Answered.Enqueue(Uri.UnescapeDataString(message.Request.Uri.Query));
             }
